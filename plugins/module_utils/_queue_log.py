@@ -158,9 +158,12 @@ def parse_line(line):
     return Record(op, g('hs'), g('hl'), g('ht'))
 
 
-def open_log(path):
-    """Open a log for reading as text that round-trips every byte (surrogateescape), or raise QueueLogError."""
+def open_log(path, binary=False):
+    """Open a log for reading, as text that round-trips every byte (surrogateescape) or as bytes; raise
+    QueueLogError with what to do when it cannot be opened."""
     try:
+        if binary:
+            return open(path, 'rb')
         return io.open(path, 'r', encoding='utf-8', errors='surrogateescape', newline='\n')
     except (IOError, OSError) as e:
         raise QueueLogError(path, 'cannot open the job queue log (%s)' % (e.strerror or e),
@@ -249,18 +252,20 @@ class QueueState(object):
         self.sequence = None     # (sequence number, creation timestamp) from the 107 record
         self.warnings = []
 
-    def apply(self, rec, path='<log>'):
+    def apply(self, rec, path='<log>', lineno=None):
         op = rec.op
         if op == OP_SET:
             ad = self.ads.get(rec.key)
             if ad is None:
-                # the schedd's table lookup fails and the record is ignored; report it, it means corruption
-                raise QueueLogError(path, 'attribute set on ad %s that does not exist' % rec.key,
-                                    line=rec.format())
+                # the schedd's own replay cannot apply this either: the log lost the ad's 101 record
+                raise QueueLogError(path, 'attribute set on ad %s, which the log never created' % rec.key,
+                                    lineno, rec.format())
             _set_ci(ad, rec.name, rec.value)
         elif op == OP_NEW_AD:
-            self.ads[rec.key] = collections.OrderedDict()
-            self.types[rec.key] = (rec.name, rec.value)
+            # like the schedd's table insert: a second 101 for a key that exists keeps the existing ad
+            if rec.key not in self.ads:
+                self.ads[rec.key] = collections.OrderedDict()
+                self.types[rec.key] = (rec.name, rec.value)
         elif op == OP_DESTROY_AD:
             self.ads.pop(rec.key, None)
             self.types.pop(rec.key, None)
@@ -327,8 +332,8 @@ def _del_ci(ad, name):
 def replay(path):
     """Replay a whole log into a QueueState (committed records only). For logs that fit in memory."""
     state = QueueState()
-    for rec in iter_records(path, warnings=state.warnings):
-        state.apply(rec, path)
+    for lineno, rec in iter_records(path, warnings=state.warnings, with_lineno=True):
+        state.apply(rec, path, lineno)
     return state
 
 
@@ -381,8 +386,9 @@ def literal(value):
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        # as the schedd's old-syntax unparser writes reals: %.16G, with ".0" where that looks like an int
         text = '%.16G' % value
-        if text.strip('-').isdigit():
+        if not any(c in text for c in '.EeNn'):
             text += '.0'
         return text
     if value is None:

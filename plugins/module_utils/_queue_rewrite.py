@@ -1,0 +1,307 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hepcloud.lumberjack contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Rewrite a job_queue.log for a new location and compute the sandbox manifest (standard library only).
+
+One streaming pass (see _queue_scan) maps path prefixes in Iwd, Cmd, In, Out, Err, UserLog and in every
+entry of TransferInput and TransferOutputRemaps, sets or deletes attributes, and drops what the schedd would
+drop (a cut-off last line, an unterminated last transaction). Records that must be added come last:
+SUBMIT_Iwd with the original Iwd of every ad whose Iwd moved (kept for the way back), and attributes to set
+that an ad did not have yet. The manifest then lists, for every job, the files to stage (submit-side
+source -> sandbox destination) and the directories the jobs need; anything that cannot be placed in the
+sandbox is a problem naming the job, and the caller fails before anything is written.
+
+Mapping is idempotent: a path already under a mapping's `to` is left alone and counts as mapped, and the
+manifest of an already rewritten log is the same as that of the original.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+import re
+
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import quote, unquote
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import (
+    PATH_ATTRS,
+    SCAN_NAMES,
+    Problems,
+    iter_jobs,
+    job_paths,
+)
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import (
+    is_within,
+    resolve,
+    spool_placeholder_job,
+)
+
+_LIST_ATTRS = ('TransferInput',)
+_REMAP_ATTRS = ('TransferOutputRemaps',)
+_ENTRY_RE = re.compile(rb'(^|,)(\s*)(/[^,]*?)(\s*)(?=,|$)')
+_REMAP_DEST_RE = re.compile(rb'(=\s*)(/(?:[^;\\]|\\.)*?)(\s*)(?=;|$)')
+
+
+def _quote_b(text):
+    """quote() for bytes, with the common case (nothing to escape) kept cheap."""
+    if b'"' in text or text.endswith(b'\\'):
+        return quote(text.decode('utf-8', 'surrogateescape')).encode('utf-8', 'surrogateescape')
+    return b'"' + text + b'"'
+
+
+class RewriteSpec(object):
+    """What to change. pathmap: a PathMap. original_iwds: {'C.P': Iwd on the submit side} for proc ads whose
+    Iwd export_jobs replaced by its spool placeholder. set_attributes: {name: ClassAd literal text}.
+    delete_attributes: [name]. cluster_ids: set of ints limiting set/delete (None: every job)."""
+
+    def __init__(self, pathmap, original_iwds=None, set_attributes=None, delete_attributes=None,
+                 cluster_ids=None):
+        self.pathmap = pathmap
+        self.original_iwds = dict(original_iwds or {})
+        self.set_attributes = dict(set_attributes or {})
+        self.delete_attributes = list(delete_attributes or [])
+        self.cluster_ids = set(cluster_ids) if cluster_ids else None
+        lower_set = set(n.lower() for n in self.set_attributes)
+        for n in self.delete_attributes:
+            if n.lower() in lower_set:
+                raise ValueError('attribute %s is both set and deleted: choose one' % n)
+        for n in list(self.set_attributes) + self.delete_attributes:
+            if not re.match(r'^[A-Za-z_][A-Za-z0-9_.]*$', n):
+                raise ValueError('%r is not a ClassAd attribute name' % n)
+            if n.lower() in ('iwd', 'submit_iwd'):
+                raise ValueError('%s is managed by the path mapping; map its directory instead of setting it' % n)
+
+
+class QueueRewriter(object):
+    def __init__(self, path, spec, chunk_size=None):
+        self.path = path
+        self.spec = spec
+        known = set(n.lower() for n in SCAN_NAMES)
+        extra = []
+        for n in list(spec.set_attributes) + spec.delete_attributes:
+            if n.lower() not in known:
+                known.add(n.lower())
+                extra.append(n)
+        self.names = list(SCAN_NAMES) + extra
+        kwargs = {'chunk_size': chunk_size} if chunk_size else {}
+        self.scanner = QueueScanner(path, self.names, **kwargs)
+        lower_index = dict((n.lower(), i) for i, n in enumerate(self.names))
+        self.iwd_slot = lower_index['iwd']
+        self.simple_slots = frozenset(lower_index[n.lower()] for n in PATH_ATTRS
+                                      if n not in _LIST_ATTRS + _REMAP_ATTRS)
+        self.list_slots = frozenset(lower_index[n.lower()] for n in _LIST_ATTRS)
+        self.remap_slots = frozenset(lower_index[n.lower()] for n in _REMAP_ATTRS)
+        self.set_values = dict((lower_index[n.lower()], v.encode('utf-8', 'surrogateescape'))
+                               for n, v in spec.set_attributes.items())
+        self.delete_slots = frozenset(lower_index[n.lower()] for n in spec.delete_attributes)
+        self.moved_iwds = {}    # ad key -> original raw Iwd, for the SUBMIT_Iwd records
+        self.placeholder_iwds = set()
+        self._froms = [s for s, _d in spec.pathmap._bpairs]
+
+    # -- the per-line edit: bytes in, bytes out, as little work as possible ----------------------------
+    def _selected(self, key):
+        """True for the cluster and proc ads (not ClusterPvt, job sets or the header) of chosen clusters."""
+        c, _sep, p = key.partition(b'.')
+        c = int(c)
+        if c <= 0 or (p != b'-1' and p.startswith(b'-')):
+            return False
+        return self.spec.cluster_ids is None or c in self.spec.cluster_ids
+
+    def edit(self, key, slot, value):
+        if slot in self.set_values:
+            return self.set_values[slot] if self._selected(key) else None
+        if slot in self.delete_slots:
+            return DROP if self._selected(key) else None
+        if slot in self.simple_slots:
+            if value[:2] != b'"/' or value[-1:] != b'"':
+                return None
+            inner = value[1:-1]
+            if b'\\' in inner:
+                # a backslash is literal in the old syntax, except before a quote: decode properly
+                text = unquote(value.decode('utf-8', 'surrogateescape'))
+                if text is None:
+                    return None
+                inner = text.encode('utf-8', 'surrogateescape')
+            if slot != self.iwd_slot:
+                new = self.spec.pathmap.map_bytes(inner)
+                return None if new is None else _quote_b(new)
+            return self._edit_iwd(key, inner)
+        if slot in self.list_slots or slot in self.remap_slots:
+            if not any(f in value for f in self._froms):
+                return None
+            regex = _ENTRY_RE if slot in self.list_slots else _REMAP_DEST_RE
+            inner = value[1:-1]
+            new = regex.sub(self._sub_entry, inner)
+            return None if new == inner else b'"' + new + b'"'
+        return None
+
+    def _sub_entry(self, m):
+        mapped = self.spec.pathmap.map_bytes(m.group(len(m.groups()) - 1))
+        if mapped is None:
+            return m.group(0)
+        groups = list(m.groups())
+        groups[-2] = mapped
+        return b''.join(groups)
+
+    def _edit_iwd(self, key, inner):
+        text = inner.decode('utf-8', 'surrogateescape')
+        job = key.decode('ascii')
+        original = None
+        if spool_placeholder_job(text) == job:
+            self.placeholder_iwds.add(job)
+            original = self.spec.original_iwds.get(job)
+        if original is not None:
+            status, new = self.spec.pathmap.classify(posixpath.normpath(original))
+            if status != 'mapped':
+                return None     # reported by the manifest check
+            new_b = new.encode('utf-8', 'surrogateescape')
+            self.moved_iwds.setdefault(key, _quote_b(original.encode('utf-8', 'surrogateescape')))
+        else:
+            new_b = self.spec.pathmap.map_bytes(inner)
+            if new_b is None:
+                return None
+            self.moved_iwds.setdefault(key, _quote_b(inner))
+        return _quote_b(new_b)
+
+    # -- after the scan ---------------------------------------------------------------------------------
+    def appended_records(self, state):
+        """Records to add at the end: SUBMIT_Iwd where an Iwd moved, and attributes to set that an ad
+        lacks. Each is a line without its newline (bytes)."""
+        lines = []
+        submit_slot = self.names.index('SUBMIT_Iwd')
+        for key, original in self.moved_iwds.items():
+            ad = state.ads.get(key)
+            if ad is not None and ad[submit_slot] is None:
+                lines.append(b'103 ' + key + b' SUBMIT_Iwd ' + original)
+        if self.set_values:
+            clusters_with_ad = set()
+            for key, ad in state.ads.items():
+                c, _sep, p = key.partition(b'.')
+                if p == b'-1' and self._selected(key):
+                    clusters_with_ad.add(int(c))
+            for key, ad in state.ads.items():
+                if not self._selected(key):
+                    continue
+                c, _sep, p = key.partition(b'.')
+                is_cluster = p == b'-1'
+                if not is_cluster and int(c) in clusters_with_ad:
+                    continue    # the cluster ad carries it; a proc's own copy was replaced in place
+                for slot, value in sorted(self.set_values.items()):
+                    if ad[slot] is None:
+                        lines.append(b'103 ' + key + b' ' + self.names[slot].encode('ascii') + b' ' + value)
+        return lines
+
+    def manifest(self, state):
+        """(manifest, problems) for the rewritten queue."""
+        pm = self.spec.pathmap
+        problems = Problems()
+        files = {}          # sandbox destination -> submit-side source
+        directories = set()
+        iwds = {}
+        cache = {}
+
+        def place(path):
+            """(source on the submit side, path in the sandbox) of a normalized absolute path, or (None,
+            reason)."""
+            hit = cache.get(path)
+            if hit is None:
+                status, new = pm.classify(path)
+                if status == 'mapped':
+                    hit = (path, new)
+                elif status == 'already':
+                    hit = (pm.unmap(path), path)
+                elif status == 'site':
+                    hit = (None, 'site')
+                else:
+                    hit = (None, 'unmapped')
+                if len(cache) < 100000:
+                    cache[path] = hit
+            return hit
+
+        jobs = 0
+        for job in iter_jobs(state):
+            jobs += 1
+            jid = job.id
+            iwd, inputs, outputs = job_paths(job)
+            if iwd is None:
+                problems.add(jid, 'has no Iwd')
+                continue
+            if not iwd.startswith('/'):
+                problems.add(jid, 'Iwd %s is not absolute' % iwd)
+                continue
+            if job.own_iwd and spool_placeholder_job(iwd) == jid and jid in self.spec.original_iwds:
+                # export_jobs replaced this proc's Iwd by a placeholder; the edit put the original back
+                iwd = self.spec.original_iwds[jid]
+            home_iwd, site_iwd = place(posixpath.normpath(iwd))
+            if home_iwd is None:
+                if spool_placeholder_job(iwd) == jid:
+                    problems.add(jid, 'Iwd %s is the placeholder export_jobs wrote for its spool directory; '
+                                      'pass original_iwds (condor_export returns them) so the job runs in '
+                                      'its own directory' % iwd)
+                elif site_iwd == 'unmapped':
+                    problems.add(jid, 'Iwd %s is not under any path_map "from": add a mapping for it' % iwd)
+                else:
+                    directories.add(posixpath.normpath(iwd))
+                    iwds[iwd] = iwd
+                continue
+            iwds[home_iwd] = site_iwd
+            directories.add(site_iwd)
+            for kind, entry in inputs:
+                if entry.startswith('/'):
+                    src, dest = place(posixpath.normpath(entry))
+                    if src is None:
+                        if dest == 'unmapped' and kind != 'executable':
+                            problems.add(jid, '%s %s is not under any path_map "from" nor in site_paths'
+                                         % (kind, entry))
+                        elif dest == 'unmapped':
+                            problems.add(jid, 'executable %s is transferred but not under any path_map "from": '
+                                              'map it, or add it to site_paths when the site has it' % entry)
+                        continue
+                else:
+                    src = resolve(entry, home_iwd)
+                    dest = resolve(entry, site_iwd)
+                    if not pm.inside_roots(dest):
+                        problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
+                        continue
+                old = files.get(dest)
+                if old is not None and old != src:
+                    problems.add(jid, 'two files would land on %s: %s and %s' % (dest, old, src))
+                    continue
+                files[dest] = src
+            for kind, entry in outputs:
+                if kind == 'output':
+                    continue    # transferred back into the Iwd, which exists
+                if entry.startswith('/'):
+                    src, dest = place(posixpath.normpath(entry))
+                    if src is None:
+                        if dest == 'unmapped':
+                            problems.add(jid, '%s %s would be written outside the sandbox: add a path_map for '
+                                              'its directory' % (kind, entry))
+                        continue
+                else:
+                    dest = resolve(entry, site_iwd)
+                    if not pm.inside_roots(dest):
+                        problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
+                        continue
+                directories.add(posixpath.dirname(dest))
+        unused = [s for s, _d in pm.pairs if s not in pm.used]
+        manifest = {
+            'jobs': jobs,
+            'files': [{'src': src, 'dest': dest} for dest, src in sorted(files.items())],
+            'directories': sorted(d for d in directories if pm.inside_roots(d)),
+            'iwds': [{'home': h, 'site': s} for h, s in sorted(iwds.items())],
+            'unused_mappings': unused,
+        }
+        return manifest, problems
+
+    def run(self, out=None):
+        """Scan (and, with `out`, write) the log. Returns (state, appended lines, manifest, problems)."""
+        state = self.scanner.run(edit=self.edit, out=out)
+        appended = self.appended_records(state)
+        if out is not None and appended:
+            out.write(b'\n'.join(appended) + b'\n')
+        manifest, problems = self.manifest(state)
+        return state, appended, manifest, problems
+

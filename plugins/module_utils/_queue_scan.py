@@ -1,0 +1,271 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hepcloud.lumberjack contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Stream a big job_queue.log once: validate it, keep a few attributes per ad, and rewrite it on the way.
+
+A log can hold a million jobs (gigabytes). A Python loop over its lines runs at a third of sed's speed, so
+this works on big buffers instead and lets Python's C regex engine do the per-line work:
+
+- every buffer of complete lines is validated against the whole grammar in one `match` call;
+- one `finditer` picks out only the records that matter: the 103 lines of the attributes asked for, and
+  every other kind of record (101/102/104/105/106/107 are rare: a few per job);
+- an edit callback may replace the value of such a 103 line or drop it; the output is assembled from
+  slices of the input buffer, so unchanged lines are never touched one by one.
+
+Replay semantics are the schedd's: later 103 wins, 104 deletes, 102 destroys, records between 105 and 106
+count only once the 106 arrives; a trailing transaction without its 106 and a trailing line without its
+newline are dropped (from the output too) with a warning. Only the asked-for attributes are kept per ad,
+so memory grows with the number of jobs, not with the size of the log.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import sys
+
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import (
+    BUFFER_GRAMMAR,
+    QueueLogError,
+    open_log,
+)
+
+CHUNK_SIZE = 1 << 25    # 32 MiB of input per buffer: big enough to amortise, small enough for any node
+
+# A possessive repeat (Python >= 3.11) keeps the regex engine from saving a backtracking point per line.
+_REPEAT = b'*+' if sys.version_info >= (3, 11) else b'*'
+_GRAMMAR_RE = re.compile(b'(?:' + BUFFER_GRAMMAR + b')' + _REPEAT)
+
+DROP = object()         # returned by an edit callback: remove this 103 line
+
+
+def _names_pattern(names):
+    # longest first so that "TransferOutputRemaps" is not cut short by "TransferOutput"
+    alts = sorted(set(n.encode('ascii') for n in names), key=len, reverse=True)
+    return b'|'.join(re.escape(a) for a in alts)
+
+
+class ScanState(object):
+    """What a scan keeps: ads[key] = list of raw values (bytes or None), one slot per asked-for name."""
+
+    def __init__(self, names):
+        self.names = list(names)
+        self.ads = {}
+        self.warnings = []
+        self.changes = {}       # attribute name -> number of 103 lines changed or dropped
+        self.examples = []      # (old line, new line or None when dropped) for a few changes
+        self.truncated = False  # a trailing partial line or open transaction was dropped
+        self.transactions = 0   # committed transactions: a schedd's live log has them, an export has none
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def value(self, key, name):
+        ad = self.ads.get(key)
+        if ad is None:
+            return None
+        return ad[self.names.index(name)]
+
+
+class QueueScanner(object):
+    """scanner = QueueScanner(path, ['Iwd', 'Cmd', ...]); state = scanner.run(edit=None, out=None)
+
+    edit(key, slot, value) is called for each 103 line of an asked-for attribute, in log order, with bytes
+    key/value and the slot index of the name in `names`; it returns None (unchanged), new value bytes, or
+    DROP. `out` is a binary file the (edited) log is written to, or None to only scan (check mode).
+    """
+
+    max_examples = 5
+
+    def __init__(self, path, names, chunk_size=CHUNK_SIZE):
+        self.path = path
+        self.names = list(names)
+        self.chunk_size = chunk_size
+        self._slot = dict((n.encode('ascii'), i) for i, n in enumerate(self.names))
+        self._slot_lower = dict((n.lower().encode('ascii'), i) for i, n in enumerate(self.names))
+        self._extract = re.compile(
+            rb'\n(?:103 (\S+) (' + _names_pattern(self.names) + rb') (.+)|(10[124-7])(?: (\S+)(?: (\S+))?)?)',
+            re.IGNORECASE)
+
+    # -- errors ---------------------------------------------------------------------------------------
+    def _line_at(self, offset):
+        """(line number, line text) of the line starting at byte `offset`; used only to report errors."""
+        lineno = 1
+        with open(self.path, 'rb') as f:
+            done = 0
+            while done < offset:
+                block = f.read(min(1 << 22, offset - done))
+                if not block:
+                    break
+                lineno += block.count(b'\n')
+                done += len(block)
+            line = f.readline(300).rstrip(b'\n')
+        return lineno, line.decode('utf-8', 'replace')
+
+    def _fail(self, offset, problem):
+        lineno, line = self._line_at(offset)
+        raise QueueLogError(self.path, problem, lineno, line)
+
+    # -- the scan -------------------------------------------------------------------------------------
+    def _chunks(self, f):
+        """Yield (buffer, file offset of buffer[1]) where buffer = b'\\n' + complete lines."""
+        tail = b''
+        offset = 0
+        while True:
+            data = f.read(self.chunk_size)
+            if not data:
+                break
+            if tail:
+                data = tail + data
+            cut = data.rfind(b'\n') + 1
+            if cut == 0:
+                tail = data
+                continue
+            tail = data[cut:]
+            yield b'\n' + data[:cut], offset
+            offset += cut
+        if tail:
+            self._state.truncated = True
+            self._state.warnings.append(
+                '%s: dropped a last record without its newline at byte %d (a write that was cut off): %r'
+                % (self.path, offset, tail[:200].decode('utf-8', 'replace')))
+
+    def run(self, edit=None, out=None):
+        state = self._state = ScanState(self.names)
+        ads = state.ads
+        nslots = len(self.names)
+        slot_of = self._slot
+        slot_lower = self._slot_lower
+        names = self.names
+        changes = state.changes
+        examples = state.examples
+        grammar_match = _GRAMMAR_RE.match
+        finditer = self._extract.finditer
+        pending = None          # records of an open transaction
+        txn_out = None          # output offset where the open transaction began
+        txn_in = None           # input offset of its 105 line
+        written = 0
+
+        with open_log(self.path, binary=True) as f:
+            for buf, base in self._chunks(f):
+                state.bytes_in += len(buf) - 1
+                end = len(buf)
+                m = grammar_match(buf, 1)
+                if m.end() != end:
+                    self._fail(base + m.end() - 1, 'corrupt record')
+                nul = buf.find(b'\x00')
+                if nul >= 0:
+                    self._fail(base + buf.rfind(b'\n', 0, nul), 'NUL byte inside a record')
+                parts = []
+                parts_len = 0
+                last = 1
+                for m in finditer(buf):
+                    key = m.group(1)
+                    if key is not None:
+                        name = m.group(2)
+                        slot = slot_of.get(name)
+                        if slot is None:
+                            slot = slot_lower[name.lower()]
+                        value = m.group(3)
+                        if edit is not None:
+                            new = edit(key, slot, value)
+                            if new is not None and new != value:
+                                nm = names[slot]
+                                changes[nm] = changes.get(nm, 0) + 1
+                                if new is DROP:
+                                    s = m.start() + 1
+                                    piece = buf[last:s]
+                                    last = m.end() + 1
+                                    if len(examples) < self.max_examples:
+                                        examples.append((buf[s:last - 1], None))
+                                else:
+                                    vs, ve = m.span(3)
+                                    piece = buf[last:vs]
+                                    parts.append(piece)
+                                    parts_len += len(piece)
+                                    piece = new
+                                    last = ve
+                                    if len(examples) < self.max_examples:
+                                        s = m.start() + 1
+                                        examples.append((buf[s:ve], buf[s:vs] + new))
+                                parts.append(piece)
+                                parts_len += len(piece)
+                        if pending is not None:
+                            pending.append((103, key, slot, value))
+                        else:
+                            ad = ads.get(key)
+                            if ad is None:
+                                self._fail(base + m.start(), 'attribute set on ad %s, which the log never created'
+                                           % key.decode('ascii', 'replace'))
+                            ad[slot] = value
+                        continue
+                    op = m.group(4)
+                    if op == b'101':
+                        if pending is not None:
+                            pending.append((101, m.group(5), None, None))
+                        elif m.group(5) not in ads:
+                            ads[m.group(5)] = [None] * nslots
+                    elif op == b'102':
+                        if pending is not None:
+                            pending.append((102, m.group(5), None, None))
+                        else:
+                            ads.pop(m.group(5), None)
+                    elif op == b'104':
+                        name = m.group(6)
+                        slot = slot_of.get(name)
+                        if slot is None:
+                            slot = slot_lower.get(name.lower())
+                        if slot is not None:
+                            if pending is not None:
+                                pending.append((104, m.group(5), slot, None))
+                            else:
+                                ad = ads.get(m.group(5))
+                                if ad is not None:
+                                    ad[slot] = None
+                    elif op == b'105':
+                        if pending is not None:
+                            self._fail(base + m.start(), 'a transaction begins inside another one')
+                        pending = []
+                        txn_in = base + m.start()
+                        txn_out = written + parts_len + (m.start() + 1 - last)
+                    elif op == b'106':
+                        if pending is None:
+                            self._fail(base + m.start(), 'a transaction ends that was never begun')
+                        for op2, key2, slot2, value2 in pending:
+                            if op2 == 103:
+                                ad = ads.get(key2)
+                                if ad is None:
+                                    self._fail(txn_in, 'a transaction sets an attribute on ad %s, which the log '
+                                               'never created' % key2.decode('ascii', 'replace'))
+                                ad[slot2] = value2
+                            elif op2 == 101:
+                                if key2 not in ads:
+                                    ads[key2] = [None] * nslots
+                            elif op2 == 102:
+                                ads.pop(key2, None)
+                            else:
+                                ad = ads.get(key2)
+                                if ad is not None:
+                                    ad[slot2] = None
+                        pending = None
+                        state.transactions += 1
+                    elif op == b'107' and base + m.start() != 0:
+                        self._fail(base + m.start(), 'the historical sequence record must be the first record')
+                piece = buf[last:end]
+                parts.append(piece)
+                parts_len += len(piece)
+                if out is not None:
+                    out.write(b''.join(parts))
+                written += parts_len
+        if pending is not None:
+            state.truncated = True
+            state.warnings.append('%s: dropped a transaction that was begun at byte %d and never ended (%d records; '
+                                  'the schedd was still writing or was killed)' % (self.path, txn_in, len(pending)))
+            written = txn_out
+            if out is not None:
+                out.flush()
+                out.truncate(txn_out)
+                out.seek(txn_out)
+        state.bytes_out = written
+        return state
