@@ -179,7 +179,7 @@ def iter_records(path, warnings=None, with_lineno=False):
     Transaction markers themselves are not yielded. With with_lineno, yields (lineno, record).
     """
     pending = None      # records of an open transaction: list of (lineno, record)
-    begin_line = None
+    begin_line = 0
     with open_log(path) as f:
         lineno = 0
         for raw in f:
@@ -196,7 +196,7 @@ def iter_records(path, warnings=None, with_lineno=False):
             op = rec.op
             if op == OP_BEGIN:
                 if pending is not None:
-                    raise QueueLogError(path, 'a transaction begins inside another one (begun on line %d)'
+                    raise QueueLogError(path, 'a transaction begins inside another one (begun on line %s)'
                                         % begin_line, lineno, line)
                 pending = []
                 begin_line = lineno
@@ -215,7 +215,7 @@ def iter_records(path, warnings=None, with_lineno=False):
             else:
                 yield (lineno, rec) if with_lineno else rec
     if pending is not None and warnings is not None:
-        warnings.append('%s line %d: dropped a transaction that was begun and never ended (%d records; the schedd '
+        warnings.append('%s line %s: dropped a transaction that was begun and never ended (%d records; the schedd '
                         'was still writing or was killed)' % (path, begin_line, len(pending)))
 
 

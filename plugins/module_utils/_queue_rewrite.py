@@ -32,11 +32,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifes
     job_paths,
 )
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import (
-    is_within,
-    resolve,
-    spool_placeholder_job,
-)
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import resolve, spool_placeholder_job
 
 _LIST_ATTRS = ('TransferInput',)
 _REMAP_ATTRS = ('TransferOutputRemaps',)
@@ -304,4 +300,3 @@ class QueueRewriter(object):
             out.write(b'\n'.join(appended) + b'\n')
         manifest, problems = self.manifest(state)
         return state, appended, manifest, problems
-

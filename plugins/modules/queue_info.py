@@ -25,7 +25,9 @@ description:
     that holds the file (HTCondor need not be installed there).
   - Never changes anything.
 author:
-  - hepcloud.lumberjack contributors
+  - HEPCloud Lumberjack maintainers (@hepcloud)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -33,6 +35,7 @@ attributes:
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 options:
   path:
@@ -49,7 +52,7 @@ options:
 notes:
   - A last record without its newline, or a last transaction that was begun and never ended, is what a schedd
     that was killed or is still writing leaves behind. Like the schedd, the module ignores it and says so in
-    RV(warnings).
+    RV(dropped) and as warnings.
   - A corrupt record anywhere else fails the module with the file, the line number and the record.
 seealso:
   - module: hepcloud.lumberjack.queue_rewrite

@@ -30,7 +30,9 @@ description:
     written, naming the file, line or job and what to do.
   - Needs only the Python standard library on the host that holds the file.
 author:
-  - hepcloud.lumberjack contributors
+  - HEPCloud Lumberjack maintainers (@hepcloud)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -39,6 +41,7 @@ attributes:
     support: full
     details: The diff gives the number of changed records per attribute and a few example lines.
   platform:
+    support: full
     platforms: posix
 options:
   path:
@@ -423,10 +426,10 @@ class QueueRewrite(object):
         after += ''.join(text(line) + '\n' for line in appended[:5])
         if len(appended) > 5:
             after += '... and %d more added record(s)\n' % (len(appended) - 5)
+        summary = counts.strip().replace('\n', ', ') or 'none'
         return {
             'before_header': 'job_queue.log (examples of changed records)',
-            'after_header': 'job_queue.log (changed: %s; added %d)' % (counts.strip().replace('\n', ', ') or 'none',
-                                                                        len(appended)),
+            'after_header': 'job_queue.log (changed: %s; added %d)' % (summary, len(appended)),
             'before': before,
             'after': after,
         }
