@@ -12,7 +12,6 @@ engine is at least as fast as sed) and the engine's peak memory. Run it with the
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time

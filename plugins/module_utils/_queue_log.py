@@ -48,16 +48,17 @@ HEADER_KEY = '0.0'
 # key keeps its leading zero). The value of 103 is everything after the name up to the newline and must not
 # be empty (the schedd's own reader treats an empty value as corruption).
 KEY_PATTERN = r'[0-9]+\.-?[0-9]+'
+_WORD = r'[^\s\x00]+'  # with re.ASCII: what the schedd's readword() reads (isspace() in the C locale)
 _RECORD_RE = re.compile(
     r'(?:'
-    r'103 (?P<sk>' + KEY_PATTERN + r') (?P<sn>\S+) (?P<sv>[^\n\x00]+)'
-    r'|101 (?P<nk>' + KEY_PATTERN + r') (?P<nm>\S+) (?P<nt>\S+)'
+    r'103 (?P<sk>' + KEY_PATTERN + r') (?P<sn>' + _WORD + r') (?P<sv>[^\n\x00]+)'
+    r'|101 (?P<nk>' + KEY_PATTERN + r') (?P<nm>' + _WORD + r') (?P<nt>' + _WORD + r')'
     r'|102 (?P<dk>' + KEY_PATTERN + r')'
-    r'|104 (?P<xk>' + KEY_PATTERN + r') (?P<xn>\S+)'
+    r'|104 (?P<xk>' + KEY_PATTERN + r') (?P<xn>' + _WORD + r')'
     r'|105 '
     r'|106 (?:#(?P<ec>[^\n\x00]*))?'
-    r'|107 (?P<hs>[0-9]+) (?P<hl>\S+) (?P<ht>[0-9]+)'
-    r')\Z')
+    r'|107 (?P<hs>[0-9]+) (?P<hl>' + _WORD + r') (?P<ht>[0-9]+)'
+    r')\Z', re.ASCII)
 
 # The same grammar as one bytes pattern that a whole buffer of complete lines must match: used to validate
 # big logs at C speed (see _queue_scan). \S and "." are measurably faster in Python's re than the

@@ -153,7 +153,9 @@ class QueueScanner(object):
                 end = len(buf)
                 m = grammar_match(buf, 1)
                 if m.end() != end:
-                    self._fail(base + m.end() - 1, 'corrupt record')
+                    # report the whole line: CPython 3.11.0-3.11.4 can leave a failed possessive repeat's
+                    # position inside the line (python/cpython#106052)
+                    self._fail(base + buf.rfind(b'\n', 0, m.end()), 'corrupt record')
                 nul = buf.find(b'\x00')
                 if nul >= 0:
                     self._fail(base + buf.rfind(b'\n', 0, nul), 'NUL byte inside a record')

@@ -164,4 +164,3 @@ def queue_logs(draw, max_ops=30, tails=True):
                 st.sampled_from(['103 1.0 Iwd "/cut', '106 ', '105 ', '101 5.0 Job Machine', 'garbage']),
                 st.text(_TEXT_CHARS, min_size=1, max_size=20)))
     return QueueLog(lines, open_lines, partial)
-

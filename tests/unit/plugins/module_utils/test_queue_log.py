@@ -185,7 +185,7 @@ def test_iter_records_on_spooled_sample_skips_markers_and_keeps_line_numbers(sam
         assert rec.format() == lines[lineno - 1]
     assert got[0] == (1, Record(OP_SEQUENCE, '1', 'CreationTimestamp', '1763853165'))
     assert got[2] == (4, Record(OP_SET, '0.0', 'UidDomain', '"f4hp7ql65f-2.local"'))
-    assert [r for r in ql.iter_records(path)] == [r for _n, r in got]
+    assert list(ql.iter_records(path)) == [r for _n, r in got]
 
 
 def test_iter_records_streams_records_before_a_later_error(write_log):
