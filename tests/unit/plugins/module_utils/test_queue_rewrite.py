@@ -85,8 +85,8 @@ def test_export_paths_are_mapped(export_rewrite):
     assert jobs['6.0']['UserLog'] == SITE_HOME + '/work/run.log'
     assert jobs['7.1']['UserLog'] == SITE_HOME + '/work/run-perproc.log'
     # relative paths stay relative to the (mapped) Iwd
-    assert (jobs['6.0']['Out'], jobs['6.1']['Err'], jobs['7.2']['Out']) == ('out/run.6.0.out', 'out/run.6.1.err',
-                                                                           'out.txt')
+    outputs = (jobs['6.0']['Out'], jobs['6.1']['Err'], jobs['7.2']['Out'])
+    assert outputs == ('out/run.6.0.out', 'out/run.6.1.err', 'out.txt')
     assert state.changes == {'Iwd': 4, 'Cmd': 2, 'UserLog': 2}
     assert not state.truncated and state.warnings == []
 
@@ -448,8 +448,8 @@ def test_set_and_delete_on_chosen_clusters(write_log):
     assert got['02.-1'] == {} and got['2.0'] == {'Prio': '13'}
     assert got['0.2'] == {'Prio': '1', 'Owner': '"lumber"'}
     assert got['1.-2'] == {'Prio': '7'} and got['2.-100'] == {'Prio': '11'}
-    assert sorted(a for a in appended if b'SUBMIT_Iwd' not in a) == [b'103 01.-1 Lumber "run-1"',
-                                                                      b'103 3.0 Lumber "run-1"']
+    added = sorted(a for a in appended if b'SUBMIT_Iwd' not in a)
+    assert added == [b'103 01.-1 Lumber "run-1"', b'103 3.0 Lumber "run-1"']
 
 
 def test_set_attribute_is_idempotent(write_log):
