@@ -113,8 +113,9 @@ class QueueLog(object):
 
 
 @st.composite
-def queue_logs(draw, max_ops=30, tails=True):
-    """A random job queue log as a schedd could write it."""
+def queue_logs(draw, max_ops=30, tails=True, names=NAMES, value_strategy=values):
+    """A random job queue log as a schedd could write it, its 103 records drawn from `names` and
+    `value_strategy`."""
     lines = []
     if draw(st.booleans()):
         lines.append('107 %d CreationTimestamp %d' % (draw(st.integers(0, 10 ** 6)), draw(st.integers(0, 2 ** 31))))
@@ -130,14 +131,14 @@ def queue_logs(draw, max_ops=30, tails=True):
         if kind == 'destroy':
             live.discard(key)
             return [Record(OP_DESTROY_AD, key, None, None).format()]
-        name = draw(st.sampled_from(NAMES))
+        name = draw(st.sampled_from(names))
         if kind == 'delete':
             return [Record(OP_DELETE, key, name, None).format()]
         out = []
         if key not in live:
             live.add(key)
             out.append(Record(OP_NEW_AD, key, 'Job', 'Machine').format())
-        out.append(Record(OP_SET, key, name, draw(values)).format())
+        out.append(Record(OP_SET, key, name, draw(value_strategy)).format())
         return out
 
     def transaction_ops():
