@@ -181,40 +181,28 @@ def iter_records(path, warnings=None, with_lineno=False):
     """
     pending = None      # records of an open transaction: list of (lineno, record)
     begin_line = 0
-    with open_log(path) as f:
-        lineno = 0
-        for raw in f:
-            lineno += 1
-            if not raw.endswith('\n'):
-                if warnings is not None:
-                    warnings.append('%s line %d: dropped a last record without its newline (a write that was '
-                                    'cut off): %r' % (path, lineno, raw[:200]))
-                break
-            line = raw[:-1]
-            rec = parse_line(line)
-            if rec is None:
-                raise QueueLogError(path, 'corrupt record', lineno, line)
-            op = rec.op
-            if op == OP_BEGIN:
-                if pending is not None:
-                    raise QueueLogError(path, 'a transaction begins inside another one (begun on line %s)'
-                                        % begin_line, lineno, line)
-                pending = []
-                begin_line = lineno
-                continue
-            if op == OP_END:
-                if pending is None:
-                    raise QueueLogError(path, 'a transaction ends that was never begun', lineno, line)
-                for item in pending:
-                    yield item if with_lineno else item[1]
-                pending = None
-                continue
-            if op == OP_SEQUENCE and lineno != 1:
-                raise QueueLogError(path, 'the historical sequence record must be the first record', lineno, line)
+    for lineno, line, rec in iter_lines(path, warnings):
+        op = rec.op
+        if op == OP_BEGIN:
             if pending is not None:
-                pending.append((lineno, rec))
-            else:
-                yield (lineno, rec) if with_lineno else rec
+                raise QueueLogError(path, 'a transaction begins inside another one (begun on line %s)'
+                                    % begin_line, lineno, line)
+            pending = []
+            begin_line = lineno
+            continue
+        if op == OP_END:
+            if pending is None:
+                raise QueueLogError(path, 'a transaction ends that was never begun', lineno, line)
+            for item in pending:
+                yield item if with_lineno else item[1]
+            pending = None
+            continue
+        if op == OP_SEQUENCE and lineno != 1:
+            raise QueueLogError(path, 'the historical sequence record must be the first record', lineno, line)
+        if pending is not None:
+            pending.append((lineno, rec))
+        else:
+            yield (lineno, rec) if with_lineno else rec
     if pending is not None and warnings is not None:
         warnings.append('%s line %s: dropped a transaction that was begun and never ended (%d records; the schedd '
                         'was still writing or was killed)' % (path, begin_line, len(pending)))
