@@ -52,7 +52,7 @@ requirements:
   - The PyPI package C(htcondor) (module C(htcondor2)), version 24 or later, on the managed host, in the
     Python that runs the module.
 notes:
-  - The module runs on the host of the schedd: the export and import directories are read and written there,
+  - The module runs on the host of the schedd. The export and import directories are read and written there,
     by the schedd itself acting as the job owner.
   - Before any call that changes the queue, the module asks the schedd which identity it authenticates the
     module as, and goes on only when that identity is a queue super user (C(root), C(condor)) or owns the

@@ -15,7 +15,7 @@ version_added: 0.1.0
 description:
   - Exports whole job clusters from a condor_schedd with HTCondor's Lumberjack export
     (C(htcondor2.Schedd.export_jobs)). The schedd writes the jobs into E(EXPORT_DIR/job_queue.log), as the
-    job owner with mode 0600, and marks them C(Managed = "External"), C(ManagedManager = "Lumberjack"): it
+    job owner with mode 0600, and marks them C(Managed = "External"), C(ManagedManager = "Lumberjack"); it
     neither matches nor runs them while they are exported.
   - With O(state=unexported) the Lumberjack flags are cleared again (C(htcondor2.Schedd.unexport_jobs)), so
     the jobs can run locally.
@@ -28,7 +28,7 @@ description:
   - One owner per export. For the jobs of several owners, run the task once per owner, each into its own
     directory (for example with O(constraint) C(Owner == "alice") and O(export_dir) C(/exports/alice)).
 author:
-  - HEPCloud Lumberjack maintainers
+  - HEPCloud Lumberjack maintainers (@hepcloud)
 extends_documentation_fragment:
   - hepcloud.lumberjack._schedd
 attributes:

@@ -29,7 +29,7 @@ description:
     not finished on the other side.
   - A second identical run finds nothing left to import, does not call the schedd and reports no change.
 author:
-  - HEPCloud Lumberjack maintainers
+  - HEPCloud Lumberjack maintainers (@hepcloud)
 extends_documentation_fragment:
   - hepcloud.lumberjack._schedd
 attributes:
@@ -66,9 +66,9 @@ options:
     default: fail
 notes:
   - The schedd acts as the calling user and refuses root (C(Failed to init user ids)), so run the task as
-    the owner of the jobs with C(become: true) and C(become_user: OWNER). The Python that runs the module as
-    that user must import C(htcondor2) (set C(ansible_python_interpreter) to one that can).
-  - Stop the other schedd before copying its log (C(condor_off -schedd)): that compacts the log, and a copy
+    the owner of the jobs, with C(become=true) and C(become_user=OWNER) on the task. The Python that runs the
+    module as that user must import C(htcondor2) (set C(ansible_python_interpreter) to one that can).
+  - Stop the other schedd before copying its log (C(condor_off -schedd)). That compacts the log, and a copy
     taken while it runs can end in the middle of a write.
 seealso:
   - module: hepcloud.lumberjack.condor_export
