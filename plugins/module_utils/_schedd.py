@@ -54,7 +54,10 @@ COMMON_ARGUMENT_SPEC = dict(
     timeout=dict(type='int', default=20),
 )
 
-_STANDARD_CONFIGS = ('/etc/condor/condor_config', '/usr/local/etc/condor_config')
+
+def standard_configs():
+    """Where HTCondor looks for its configuration when CONDOR_CONFIG is not set."""
+    return ('/etc/condor/condor_config', '/usr/local/etc/condor_config', os.path.expanduser('~condor/condor_config'))
 
 
 def status_name(status):
@@ -128,7 +131,6 @@ class ScheddClient(object):
         exclusive = list(mutually_exclusive or []) + [('token_dir', 'idtoken')]
         self.module = AnsibleModule(argument_spec=spec, mutually_exclusive=exclusive, **kwargs)
         self.params = self.module.params
-        self.warnings = []
         self._htcondor = None
         self._location = None
         self._schedd = None
@@ -137,18 +139,14 @@ class ScheddClient(object):
     # -- results ---------------------------------------------------------------------------------------
     def fail(self, msg, **kwargs):
         self._cleanup()
-        if self.warnings:
-            kwargs.setdefault('warnings', self.warnings)
         self.module.fail_json(msg=msg, **kwargs)
 
     def exit(self, **kwargs):
         self._cleanup()
-        for w in self.warnings:
-            self.module.warn(w)
         self.module.exit_json(**kwargs)
 
     def warn(self, text):
-        self.warnings.append(text)
+        self.module.warn(text)
 
     def _cleanup(self):
         if self._token_tmp:
@@ -169,8 +167,7 @@ class ScheddClient(object):
                 self.fail('condor_config %s is not readable by this user (uid %d)' % (path, os.geteuid()))
             env['CONDOR_CONFIG'] = path
         elif not env.get('CONDOR_CONFIG'):
-            home = os.path.expanduser('~condor/condor_config')
-            if not any(os.path.isfile(c) for c in _STANDARD_CONFIGS + (home,)):
+            if not any(os.path.isfile(c) for c in standard_configs()):
                 env['CONDOR_CONFIG'] = '/dev/null'
         if env.get('CONDOR_CONFIG') == '/dev/null' and not p['pool']:
             self.fail('there is no HTCondor configuration here (CONDOR_CONFIG unset, no /etc/condor/condor_config):'
@@ -242,15 +239,20 @@ class ScheddClient(object):
                           '(CONDOR_CONFIG=%s)' % (self._where(), _text(e), os.environ.get('CONDOR_CONFIG')))
 
     # -- calls -----------------------------------------------------------------------------------------
+    def check_constraint(self, constraint):
+        """Fail unless the text parses as a ClassAd expression (the schedd only says 'Failed to fetch ads')."""
+        try:
+            self.htcondor.classad.ExprTree(constraint)
+        except Exception as e:  # pylint: disable=broad-except
+            self.fail('constraint %r is not a valid ClassAd expression: %s' % (constraint, _text(e)))
+
     def query(self, constraint, projection=None):
         """Job ads matching a constraint, as dicts."""
+        self.check_constraint(constraint)
         try:
             ads = self.schedd.query(constraint=constraint, projection=list(projection or JOB_PROJECTION))
         except Exception as e:  # pylint: disable=broad-except
-            text = _text(e)
-            if 'constraint' in text.lower() or isinstance(e, ValueError):
-                self.fail('the schedd did not accept the constraint %r: %s' % (constraint, text))
-            self.fail('querying %s failed: %s' % (self._where(), text))
+            self.fail('querying %s for %s failed: %s' % (self._where(), constraint, _text(e)))
         return [ad_to_dict(ad) for ad in ads]
 
     def identity(self):
