@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A throw-away personal HTCondor pool for tests that need real daemons.
 
-    from tests.support.condor_pool import PersonalPool, condor_available
+    from ansible_collections.hepcloud.lumberjack.tests.support.condor_pool import PersonalPool, condor_available
 
     if not condor_available():
         pytest.skip('condor_master is not on PATH: ...')
@@ -78,8 +78,9 @@ def which(program):
 
 
 def condor_available():
-    """True when condor_master is on PATH (or in /opt/condor): the condition for the real-pool suites."""
-    return which('condor_master') is not None
+    """True when condor_master is on PATH: the condition for the real-pool suites (scripts/test puts
+    /opt/condor/bin and /opt/condor/sbin on PATH)."""
+    return shutil.which('condor_master') is not None
 
 
 def free_port(host='127.0.0.1'):
@@ -92,6 +93,33 @@ def free_port(host='127.0.0.1'):
         s.close()
 
 
+SYSTEM_CONFIG = '/etc/condor/condor_config'
+LAYOUT_KNOBS = ('RELEASE_DIR', 'BIN', 'SBIN', 'LIB', 'LIBEXEC')
+
+
+def install_layout():
+    """[(knob, path)] locating the HTCondor installation whose condor_master is on PATH.
+
+    A packaged HTCondor (condor_master in /usr/sbin) says in its own configuration where LIB and LIBEXEC are
+    (/usr/lib64/condor, /usr/libexec/condor, ...): ask it with condor_config_val. A tarball install (such as
+    /opt/condor) is RELEASE_DIR = the prefix, with HTCondor's defaults for the rest."""
+    master = os.path.realpath(which('condor_master'))
+    prefix = os.path.dirname(os.path.dirname(master))
+    ccv = which('condor_config_val')
+    if os.path.isfile(SYSTEM_CONFIG) and ccv and prefix == '/usr':
+        env = dict((k, v) for k, v in os.environ.items() if not k.startswith('_CONDOR_'))
+        env['CONDOR_CONFIG'] = SYSTEM_CONFIG
+        proc = subprocess.run([ccv] + list(LAYOUT_KNOBS), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=60, check=False)
+        values = proc.stdout.split('\n')
+        if proc.returncode == 0 and len(values) >= len(LAYOUT_KNOBS):
+            return list(zip(LAYOUT_KNOBS, [v.strip() for v in values[:len(LAYOUT_KNOBS)]]))
+    layout = [('RELEASE_DIR', prefix)]
+    if os.path.isdir(os.path.join(prefix, 'libexec', 'condor')):
+        layout.append(('LIBEXEC', os.path.join(prefix, 'libexec', 'condor')))
+    return layout
+
+
 def user_ids(user):
     """(uid, gid, supplementary gids, home) of a local account."""
     pw = pwd.getpwnam(user)
@@ -100,7 +128,8 @@ def user_ids(user):
 
 
 def demote(user):
-    """A preexec_fn that turns a child process into `user` (groups, gid, then uid) with its HOME."""
+    """A preexec_fn that turns a child process into `user` (groups, gid, then uid) with its HOME (the working
+    directory is the caller's `cwd`)."""
     uid, gid, groups, home = user_ids(user)
 
     def _demote():
@@ -109,10 +138,6 @@ def demote(user):
         os.setuid(uid)
         os.environ['HOME'] = home
         os.environ['USER'] = os.environ['LOGNAME'] = user
-        try:
-            os.chdir(home)
-        except OSError:
-            os.chdir('/')
     return _demote
 
 
@@ -196,7 +221,6 @@ class PersonalPool(object):
     # -- configuration -----------------------------------------------------------------------------
     def _config_text(self):
         if self.user:
-            uid, gid = user_ids(self.user)[:2]
             security = '\n'.join([
                 'use security:recommended',
                 'ALLOW_DAEMON = $(ALLOW_DAEMON) $(USERNAME)@*',
@@ -214,7 +238,7 @@ class PersonalPool(object):
         local = self.local_dir
         lines = [
             '# personal pool "%s" (tests/support/condor_pool.py)' % self.name,
-            'RELEASE_DIR = %s' % os.path.dirname(os.path.dirname(which('condor_master'))),
+        ] + ['%s = %s' % kv for kv in install_layout()] + [
             'LOCAL_DIR = %s' % local,
             'LOCAL_CONFIG_FILE =',
             'LOCAL_CONFIG_DIR =',
@@ -274,11 +298,15 @@ class PersonalPool(object):
             return self
         if os.geteuid() != 0:
             raise PoolError('PersonalPool must run as root')
-        if not condor_available():
-            raise PoolError('condor_master is not on PATH')
+        if which('condor_master') is None:
+            raise PoolError('condor_master is neither on PATH nor in /opt/condor')
         self.port = free_port()
         owner = self.daemon_account
-        uid, gid = user_ids(owner)[:2]
+        try:
+            uid, gid = user_ids(owner)[:2]
+        except KeyError:
+            raise PoolError('there is no local account %r to run the daemons as: create it (HTCondor packages do) '
+                            'or pass condor_user= or user=' % owner)
         os.makedirs(self.local_dir)
         os.chmod(self.root_dir, 0o755)
         os.chmod(self.local_dir, 0o755)
