@@ -99,6 +99,6 @@ class PlaybookRunner(object):
             result = json.load(f)
         result['_output'] = proc.stdout
         if bool(result.get('failed')) != bool(expect_failure):
-            raise AssertionError('%s %s:\n%s' % (module, 'succeeded unexpectedly' if expect_failure else 'failed',
-                                                proc.stdout))
+            outcome = 'succeeded unexpectedly' if expect_failure else 'failed'
+            raise AssertionError('%s %s:\n%s' % (module, outcome, proc.stdout))
         return result

@@ -123,6 +123,11 @@ def log_jobs(path):
     return sorted(ql.job_id(k) for k in ql.replay(path).job_keys())
 
 
+def all_completed(jobs):
+    # the exported jobs carry LeaveJobInQueue = true: completed, they stay in the HPC queue
+    return len(jobs) == JOBS and all(j['JobStatus'] == '4' for j in jobs)
+
+
 def schedd_crashed(pool):
     with open(os.path.join(pool.log_dir, 'MasterLog')) as f:
         return 'died due to signal 11' in f.read()
@@ -181,8 +186,8 @@ def test_export_unexport_reexport_run_elsewhere_and_import(env, home):
     try:
         hpc.install_file(log)
         hpc.start()
-        hpc.wait_for(lambda: (lambda js: len(js) == JOBS and all(j['JobStatus'] == '4' for j in js))(hpc.jobs()),
-                     timeout=240, what='the exported jobs to complete in the HPC pool')
+        hpc.wait_for(lambda: all_completed(hpc.jobs()), timeout=240,
+                     what='the exported jobs to complete in the HPC pool')
         hpc.stop_schedd()
         os.mkdir(import_dir, 0o700)
         shutil.copyfile(os.path.join(hpc.spool, 'job_queue.log'), os.path.join(import_dir, 'job_queue.log'))
@@ -213,10 +218,10 @@ def test_export_unexport_reexport_run_elsewhere_and_import(env, home):
     assert r['changed'] is True and r['imported'] == ids and r['not_imported'] == {}
     assert r['result'] == {'ActionResult': 1, 'TotalJobAds': JOBS}
     here = queue_of(home, cluster)
-    done = dict((k, v) for k, v in here.items())
+    done = dict(here)
     if len(here) < JOBS:           # completed jobs leave the queue for the history
-        for j in home.history('ClusterId == %d' % cluster, ('ClusterId', 'ProcId', 'JobStatus', 'Managed',
-                                                              'ManagedManager', 'ExitCode')):
+        attrs = ('ClusterId', 'ProcId', 'JobStatus', 'Managed', 'ManagedManager', 'ExitCode')
+        for j in home.history('ClusterId == %d' % cluster, attrs):
             done.setdefault('%s.%s' % (j['ClusterId'], j['ProcId']), j)
     assert sorted(done) == ids
     for j in done.values():
