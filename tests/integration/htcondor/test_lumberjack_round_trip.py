@@ -193,6 +193,9 @@ def test_export_unexport_reexport_run_elsewhere_and_import(env, home):
         shutil.copyfile(os.path.join(hpc.spool, 'job_queue.log'), os.path.join(import_dir, 'job_queue.log'))
     finally:
         hpc.stop()
+    # stopped cleanly, the schedd compacted its log: final ads only, no transaction left open or closed
+    returned = os.path.join(import_dir, 'job_queue.log')
+    assert not [rec for dummy, dummy2, rec in ql.iter_lines(returned) if rec.op in (ql.OP_BEGIN, ql.OP_END)]
     os.chown(import_dir, env.uid, env.gid)
     os.chown(os.path.join(import_dir, 'job_queue.log'), env.uid, env.gid)
     os.chmod(os.path.join(import_dir, 'job_queue.log'), 0o600)
