@@ -31,7 +31,7 @@ def _userdel(name):
 
 
 class Users(object):
-    """Two ordinary local users created for the test session (names start with ljtest)."""
+    """Two ordinary local users, created once for the whole test run (names start with ljtest)."""
 
     def __init__(self):
         tag = uuid.uuid4().hex[:6]
