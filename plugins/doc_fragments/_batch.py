@@ -56,6 +56,12 @@ options:
     type: str
     default: auto
     choices: [auto, pbspro, torque]
+  sge_pe:
+    description:
+      - The Grid Engine parallel environment that gives a job more than one slot (C(qsub -pe NAME SLOTS)).
+        Names are site-specific (C(qconf -spl) lists them).
+    type: str
+    default: smp
   local_state_dir:
     description:
       - Where the V(local) scheduler keeps one directory per job (its command, process id and exit record).

@@ -476,6 +476,7 @@ COMMON_ARGUMENT_SPEC = dict(
     retry_delay=dict(type='float', default=2.0),
     slurm_accounting=dict(type='str', default='auto', choices=['auto', 'yes', 'no']),
     pbs_flavor=dict(type='str', default='auto', choices=['auto', 'pbspro', 'torque']),
+    sge_pe=dict(type='str', default='smp'),
     local_state_dir=dict(type='path', default='~/.lumberjack/local-jobs'),
 )
 WAIT_ARGUMENT_SPEC = dict(
@@ -497,7 +498,8 @@ def backend_from_module(module, sleep=time.sleep):
         return module.get_bin_path(name, required=False, opt_dirs=[bin_dir] if bin_dir else [])
 
     runner = Runner(ansible_run_function(module), retries=p['retries'], delay=p['retry_delay'], sleep=sleep)
-    options = dict(accounting=p['slurm_accounting'], flavor=p['pbs_flavor'], state_dir=p['local_state_dir'])
+    options = dict(accounting=p['slurm_accounting'], flavor=p['pbs_flavor'], pe=p['sge_pe'],
+                   state_dir=p['local_state_dir'])
     backend = cls(runner, which, warn=module.warn, options=options)
     return backend, Poller(backend, retries=p['retries'], delay=p['retry_delay'], sleep=sleep)
 
