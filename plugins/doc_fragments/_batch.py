@@ -76,9 +76,10 @@ options:
     description:
       - Wait until the job has ended (completed, failed or cancelled) and return its final state and exit
         code.
-      - A poll that fails is not believed: the next poll asks again, and when O(retries) more fail in a row
-        the wait ends with an error, never with a made-up state. A job the scheduler no longer knows, with no accounting record, ends the
-        wait as V(unknown) after three polls in a row say so.
+      - A poll that fails is not believed. The next poll asks again, and when O(retries) more fail in a row
+        the wait ends with an error, never with a made-up state.
+      - A job the scheduler no longer knows, with no accounting record, ends the wait as V(unknown) after
+        three polls in a row say so.
       - The module does not fail because the job failed; check RV(state) and RV(exit_code).
     type: bool
     default: false

@@ -109,7 +109,7 @@ class SlurmCluster:
         kwargs.setdefault('capture_output', True)
         kwargs.setdefault('text', True)
         kwargs.setdefault('timeout', 60)
-        return subprocess.run(list(args), **kwargs)
+        return subprocess.run(list(args), check=kwargs.pop('check', False), **kwargs)
 
     def start(self):
         try:
@@ -341,7 +341,7 @@ class SlurmCluster:
         self.db_socket = os.path.join(data, 'mysqld.sock')
         r = subprocess.run([_which('mariadb-install-db'), '--no-defaults', '--datadir=' + data, '--user=mysql',
                             '--auth-root-authentication-method=normal', '--skip-test-db',
-                            '--skip-name-resolve'], capture_output=True, text=True, timeout=300)
+                            '--skip-name-resolve'], capture_output=True, text=True, timeout=300, check=False)
         if r.returncode != 0:
             raise SlurmClusterError('mariadb-install-db failed: %s%s' % (r.stdout[-2000:], r.stderr[-2000:]))
         proc = self._spawn([_which('mariadbd'), '--no-defaults', '--user=mysql', '--datadir=' + data,
@@ -360,7 +360,7 @@ class SlurmCluster:
         deadline = time.time() + 60
         while True:
             r = subprocess.run([_which('mariadb'), '--no-defaults', '-S', self.db_socket, '-uroot', '-e', sql],
-                               capture_output=True, text=True, timeout=60)
+                               capture_output=True, text=True, timeout=60, check=False)
             if r.returncode == 0:
                 break
             self._check_alive(proc)

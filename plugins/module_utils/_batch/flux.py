@@ -47,9 +47,13 @@ def parse_jobs(text):
             state = STATE_MAP.get(native, UNKNOWN)
         exit_code = signal = None
         if state not in ACTIVE and re.match(r'^-?\d+$', code.strip()):
-            exit_code = int(code)
-            if exit_code > 128 and state != COMPLETED:
-                signal = exit_code - 128
+            # returncode: the highest job shell exit code; -N when signal N killed the job shell; -128 for a
+            # job cancelled before it started (flux-jobs(1))
+            rc = int(code)
+            if rc >= 0:
+                exit_code = rc
+            elif rc != -128:
+                signal, exit_code = -rc, 128 - rc
         out.append(JobStatus(job_id.strip(), state, exit_code=exit_code, signal=signal,
                              native_state=result if native == 'INACTIVE' and result else native,
                              name=name, source='flux jobs'))

@@ -22,7 +22,6 @@ import errno
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -34,36 +33,44 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._batch import 
 DEFAULT_STATE_DIR = '~/.lumberjack/local-jobs'
 CANCEL_GRACE = 10
 
-# The watcher, written to JOBDIR/watcher.py: argv = [python, watcher.py, jobdir, walltime seconds or 0, output, error, command...]
+# The watcher, written to JOBDIR/watcher.py and run as [python, watcher.py, jobdir, walltime seconds or 0,
+# output, error, command...]. It detaches itself first (fork, new session, standard streams on /dev/null) and
+# the parent prints the detached process's pid, which is also its process group, and exits.
 WATCHER = r'''
 import json, os, signal, subprocess, sys, time
 d, walltime, out, err, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
-stop = []
-def on_term(signum, frame):
-    stop.append(signum)
-signal.signal(signal.SIGTERM, on_term)
+pid = os.fork()
+if pid:
+    print(pid)
+    sys.exit(0)
+os.setsid()
+null = os.open(os.devnull, os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(null, fd)
+signal.signal(signal.SIGTERM, lambda signum, frame: None)
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
 record = {'exit_code': None, 'signal': None, 'timed_out': False}
 try:
     fo = open(out, 'ab')
     fe = fo if err == out else open(err, 'ab')
-    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
+    child = subprocess.Popen(cmd, stdin=null, stdout=fo, stderr=fe)
 except Exception as e:
     record['exit_code'] = 127
     record['error'] = str(e)
 else:
     start = time.time()
+    kill_at = None
     while True:
         try:
             rc = child.wait(1)
             break
         except subprocess.TimeoutExpired:
             pass
-        if walltime and time.time() - start > walltime and not record['timed_out']:
+        if walltime and time.time() - start > walltime and kill_at is None:
             record['timed_out'] = True
             os.killpg(0, signal.SIGTERM)
             kill_at = time.time() + 10
-        if record['timed_out'] and time.time() > kill_at:
+        if kill_at is not None and time.time() > kill_at:
             child.kill()
     if rc < 0:
         record['signal'] = -rc
@@ -156,22 +163,19 @@ class LocalBackend(Backend):
         out = (spec.output or os.path.join(jobdir, 'stdout')).replace('%j', job_id)
         err = (spec.error or (spec.output and out) or os.path.join(jobdir, 'stderr')).replace('%j', job_id)
         cwd = spec.chdir or os.path.expanduser('~')
-        env = dict(os.environ)
-        env.update(spec.environment)
+        env = dict(spec.environment)
         env['LUMBERJACK_LOCAL_JOB_ID'] = job_id
         watcher = os.path.join(jobdir, 'watcher.py')
         with open(watcher, 'w') as f:
             f.write(WATCHER.lstrip())
         argv = [self.python, watcher, jobdir, str(spec.walltime or 0), out, err] + submission.argv
-        try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
-        except (IOError, OSError) as e:
-            raise BatchError('cannot start %s: %s' % (submission.command_line(), e))
-        record = dict(job_id=job_id, name=spec.name, command=submission.argv, pid=proc.pid,
-                      start_time=_proc_start_time(proc.pid), submitted=time.time(), output=out, error=err, cwd=cwd)
+        r = self.runner.run(argv, cwd=cwd, env=env, retry=False)
+        if r.rc != 0 or not r.stdout.strip().isdigit():
+            raise BatchError('cannot start %s: %s' % (submission.command_line(), r.describe()))
+        pid = int(r.stdout.strip())
+        record = dict(job_id=job_id, name=spec.name, command=submission.argv, pid=pid,
+                      start_time=_proc_start_time(pid), submitted=time.time(), output=out, error=err, cwd=cwd)
         self._write_json(os.path.join(jobdir, 'job.json'), record)
-        self.runner.log.append(dict(command=submission.argv, rc=0, stderr=''))
         return job_id
 
     def _new_job_dir(self):

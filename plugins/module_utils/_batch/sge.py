@@ -154,7 +154,7 @@ class SGEBackend(Backend):
 
     def status(self, job_id):
         job_id = str(job_id)
-        number = job_id.split('.')[0]
+        number = job_id.split('.', 1)[0]
         live = [s for s in self._qstat('*') if s.number == number and
                 (s.job_id == job_id or '.' not in job_id)]
         if live and any(s.state in ACTIVE for s in live):
@@ -180,7 +180,8 @@ class SGEBackend(Backend):
         for s in self._qstat(self.user):
             if s.name == name and s.state in ACTIVE:
                 jobs.setdefault(s.number, []).append(s)
-        return [JobStatus.combine(n, recs, source='qstat') for n, recs in sorted(jobs.items(), key=lambda i: int(i[0]))]
+        return [JobStatus.combine(n, recs, source='qstat')
+                for n, recs in sorted(jobs.items(), key=lambda item: int(item[0]))]
 
     def cancel_argv(self, job_id):
         return [self.bin('cancel'), str(job_id)]
