@@ -206,15 +206,21 @@ class SlurmBackend(Backend):
             # queued or running (an array with some tasks still to run is active as a whole)
             return JobStatus.combine(job_id, live, source='squeue')
         recorded, sacct = self._sacct(job_id)
-        if recorded:
-            return JobStatus.combine(job_id, recorded, source='sacct')
         if live:
-            # ended, still in slurmctld's memory, not (yet) in accounting: the exit code from scontrol
-            codes = self._scontrol_exit_codes(job_id)
-            for r in live:
-                if r.job_id in codes:
-                    r.exit_code, r.signal = codes[r.job_id]
-            return JobStatus.combine(job_id, live, source='squeue')
+            # ended, still in slurmctld's memory: squeue's list of jobs (or array tasks) stands, each with its
+            # accounting record where sacct has one (right after an array ends sacct may still show a single
+            # placeholder record for the whole array), else with the exit code from scontrol
+            by_id = dict((r.job_id, r) for r in recorded or [])
+            merged = [by_id.get(r.job_id, r) for r in live]
+            if any(r.source == 'squeue' for r in merged):
+                codes = self._scontrol_exit_codes(job_id)
+                for r in merged:
+                    if r.source == 'squeue' and r.job_id in codes:
+                        r.exit_code, r.signal = codes[r.job_id]
+            return JobStatus.combine(job_id, merged, source='sacct' if recorded else 'squeue')
+        if recorded:
+            tasks = [r for r in recorded if r.job_id != job_id]
+            return JobStatus.combine(job_id, tasks or recorded, source='sacct')
         if not squeue_ok or sacct == 'failed':
             raise TransientError('no answer about job %s (%s): %s' % (
                 job_id, 'squeue failed' if not squeue_ok else 'squeue no longer knows it and sacct failed',

@@ -231,3 +231,22 @@ def test_missing_command_is_a_clear_error(commands):
     b = get_backend('slurm')(Runner(commands), lambda cmd: None)
     with pytest.raises(BatchError, match='sbatch not found on this host'):
         b.check_commands(['submit'])
+
+
+def test_array_just_ended_while_sacct_lags(commands):
+    # recorded: right after an array ends, sacct has one placeholder record for the whole array
+    commands.on('squeue', 'slurm/squeue_array_ended.txt').on('sacct', 'slurm/sacct_array_lag.txt')
+    commands.on('scontrol', (0, 'JobId=1 ArrayJobId=1 ArrayTaskId=3 JobState=FAILED ExitCode=5:0\n'
+                                'JobId=2 ArrayJobId=1 ArrayTaskId=1 JobState=COMPLETED ExitCode=0:0\n'
+                                'JobId=3 ArrayJobId=1 ArrayTaskId=2 JobState=COMPLETED ExitCode=0:0\n', ''))
+    st = make_backend('slurm', commands).status('1')
+    assert (st.state, st.exit_code) == ('failed', 5)
+    assert sorted((t['job_id'], t['state'], t['exit_code']) for t in st.tasks) == [
+        ('1_1', 'completed', 0), ('1_2', 'completed', 0), ('1_3', 'failed', 5)]
+
+
+def test_forgotten_array_placeholder_record_is_dropped_when_tasks_are_recorded(commands):
+    text = '7|allocation|FAILED|5:0\n7_1|a|COMPLETED|0:0\n7_2|a|FAILED|5:0\n'
+    commands.on('squeue', 'slurm/squeue_invalid.txt').on('sacct', (0, text, ''))
+    st = make_backend('slurm', commands).status('7')
+    assert [t['job_id'] for t in st.tasks] == ['7_1', '7_2']
