@@ -79,7 +79,7 @@ options:
       - A poll that fails is not believed. The next poll asks again, and when O(retries) more fail in a row
         the wait ends with an error, never with a made-up state.
       - A job the scheduler no longer knows, with no accounting record, ends the wait as V(unknown) after
-        three polls in a row say so.
+        three polls in a row say so (on Grid Engine, whose accounting records come late, after a minute).
       - The module does not fail because the job failed; check RV(state) and RV(exit_code).
     type: bool
     default: false

@@ -372,6 +372,9 @@ class Backend:
     name = None
     commands = {}
     directive_prefix = None
+    # Seconds a job may be unknown to the scheduler right after it ended before a wait believes it: how long
+    # the scheduler may take to write the job's accounting record.
+    unknown_grace = 0
 
     def __init__(self, runner, which, warn=None, user=None, options=None):
         """which(command) -> absolute path or None; warn(message); options: backend-specific settings."""
@@ -511,7 +514,8 @@ class Poller:
     query(): a TransientError, or 'unknown' for a job that was known a moment ago, is asked again up to
     `retries` times (delay doubling) before it is believed. wait(): polls every `interval` seconds until
     the state is terminal; a poll that fails is counted, not believed, and `max_errors` failures in a row
-    end the wait with an error; 'unknown' must be seen `unknown_polls` times in a row to end it.
+    end the wait with an error; 'unknown' must be seen `unknown_polls` times in a row, and for at least the
+    backend's `unknown_grace` seconds, to end it.
     """
 
     def __init__(self, backend, retries=3, delay=2.0, sleep=time.sleep, clock=time.time):
@@ -543,9 +547,11 @@ class Poller:
     def wait(self, job_id, timeout, interval, unknown_polls=3, max_errors=None, on_poll=None):
         """The final JobStatus; raises BatchError on timeout (with the last state) or persistent errors."""
         max_errors = max_errors or self.retries + 1
+        grace = getattr(self.backend, 'unknown_grace', 0)
         deadline = self.clock() + timeout
         errors = 0
         unknowns = 0
+        unknown_since = None
         status = None
         while True:
             try:
@@ -561,9 +567,13 @@ class Poller:
             if status is not None and errors == 0:
                 if status.state in TERMINAL:
                     return status
-                unknowns = unknowns + 1 if status.state == UNKNOWN else 0
-                if unknowns >= unknown_polls:
-                    return status
+                if status.state == UNKNOWN:
+                    unknowns += 1
+                    unknown_since = self.clock() if unknown_since is None else unknown_since
+                    if unknowns >= unknown_polls and self.clock() - unknown_since >= grace:
+                        return status
+                else:
+                    unknowns, unknown_since = 0, None
             if self.clock() >= deadline:
                 err = WaitTimeout('timed out after %ss waiting for job %s (last state: %s)' % (
                     timeout, job_id, status.state if status else 'never answered'))

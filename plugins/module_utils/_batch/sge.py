@@ -86,6 +86,9 @@ class SGEBackend(Backend):
     name = 'sge'
     commands = {'submit': 'qsub', 'status': 'qstat', 'accounting': 'qacct', 'cancel': 'qdel'}
     directive_prefix = '#$'
+    # qmaster writes the accounting record some seconds after a job has left qstat (reporting_params
+    # flush_time, 15 s by default)
+    unknown_grace = 60
 
     def build_submission(self, spec):
         opts = []
@@ -167,7 +170,7 @@ class SGEBackend(Backend):
                     # the same job number run more than once (a rescheduled job): the last record counts
                     records = records[-1:]
                 return JobStatus.combine(job_id, records, source='qacct')
-        elif 'not found' not in r.output.lower():
+        elif 'not found' not in r.output.lower() and 'no jobs running since startup' not in r.output.lower():
             if not live:
                 raise TransientError('qacct failed for job %s: %s' % (job_id, r.describe()))
         if live:

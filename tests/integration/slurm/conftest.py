@@ -8,7 +8,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import pwd
 import secrets
@@ -18,15 +17,12 @@ import sys
 import tempfile
 
 import pytest
-import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
-from slurm_cluster import SlurmCluster, missing_requirements  # noqa: E402  pylint: disable=wrong-import-position
-
-# The modules run on the system's Python, as on a login node: only its standard library is there.
-TARGET_PYTHON = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
+from playbook import Playbook  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from slurm_cluster import SlurmCluster, missing_requirements  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 
 def _start(request, **kwargs):
@@ -61,15 +57,6 @@ def workdir(request):
 
 
 @pytest.fixture(scope='session')
-def collections_path(workdir):
-    """A directory holding ansible_collections/hepcloud/lumberjack -> this checkout."""
-    path = os.path.join(workdir, 'collections')
-    os.makedirs(os.path.join(path, 'ansible_collections', 'hepcloud'))
-    os.symlink(ROOT, os.path.join(path, 'ansible_collections', 'hepcloud', 'lumberjack'))
-    return path
-
-
-@pytest.fixture(scope='session')
 def ordinary_user(request):
     """An ordinary user (ljtest...), created for the session and removed after it."""
     if os.geteuid() != 0 or not shutil.which('useradd') or not shutil.which('sudo'):
@@ -81,57 +68,11 @@ def ordinary_user(request):
     return pwd.getpwnam(name)
 
 
-def write_script(workdir, name, body):
-    path = os.path.join(workdir, name)
-    with open(path, 'w') as f:
-        f.write('#!/bin/sh\n' + body + '\n')
-    os.chmod(path, 0o755)
-    return path
-
-
-class Playbook:
-    """Runs tasks through a real ansible-playbook on localhost against one cluster."""
-
-    def __init__(self, cluster, workdir, collections):
-        self.cluster = cluster
-        self.workdir = workdir
-        self.collections = collections
-
-    def run(self, tasks, register=(), become_user=None, check=False):
-        """Run tasks; returns {registered name: result} for the names in register."""
-        base = tempfile.mkdtemp(prefix='play-', dir=self.workdir)
-        results = os.path.join(base, 'results.json')
-        play = dict(hosts='localhost', gather_facts=False, environment=dict(SLURM_CONF=self.cluster.conf),
-                    tasks=list(tasks))
-        if become_user:
-            play.update(become=True, become_user=become_user, become_method='sudo')
-        collect = '{{ {%s} | to_json }}' % ', '.join("'%s': %s" % (n, n) for n in register)
-        play['tasks'].append({'name': 'Keep the results', 'become': False, 'check_mode': False,
-                              'ansible.builtin.copy': dict(content=collect, dest=results, mode='0644')})
-        with open(os.path.join(base, 'play.yml'), 'w') as f:
-            yaml.safe_dump([play], f, sort_keys=False)
-        with open(os.path.join(base, 'inventory'), 'w') as f:
-            f.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % TARGET_PYTHON)
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false',
-                   ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='false', ANSIBLE_HOST_KEY_CHECKING='false',
-                   ANSIBLE_LOCAL_TEMP=os.path.join(base, 'tmp'), SLURM_CONF=self.cluster.conf)
-        env.pop('PYTHONPATH', None)
-        argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'inventory', 'play.yml']
-        if check:
-            argv.append('--check')
-        p = subprocess.run(argv, cwd=base, env=env, capture_output=True, text=True, timeout=600, check=False)
-        if p.returncode != 0 or not os.path.exists(results):
-            raise AssertionError('ansible-playbook failed (%s):\n%s\n%s\n--- slurmctld log ---\n%s' % (
-                p.returncode, p.stdout[-6000:], p.stderr[-3000:], self.cluster.log('slurmctld')[-2000:]))
-        with open(results) as f:
-            return json.load(f)
+@pytest.fixture
+def play(slurm, workdir):
+    return Playbook(workdir, dict(SLURM_CONF=slurm.conf), log=lambda: slurm.log('slurmctld'))
 
 
 @pytest.fixture
-def play(slurm, workdir, collections_path):
-    return Playbook(slurm, workdir, collections_path)
-
-
-@pytest.fixture
-def play_no_accounting(slurm_no_accounting, workdir, collections_path):
-    return Playbook(slurm_no_accounting, workdir, collections_path)
+def play_no_accounting(slurm_no_accounting, workdir):
+    return Playbook(workdir, dict(SLURM_CONF=slurm_no_accounting.conf), log=lambda: slurm_no_accounting.log('slurmctld'))

@@ -14,7 +14,7 @@ __metaclass__ = type
 import os
 import secrets
 
-from conftest import write_script  # pylint: disable=import-error
+from playbook import write_script  # pylint: disable=import-error
 
 MOD = 'hepcloud.lumberjack.batch_job'
 INFO = 'hepcloud.lumberjack.batch_job_info'

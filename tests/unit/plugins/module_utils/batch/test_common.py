@@ -214,3 +214,13 @@ def test_wait_times_out_with_the_last_state():
         p.wait('7', timeout=30, interval=10)
     assert e.value.status.state == 'queued' and 'job 7' in str(e.value)
     assert clock.now == 30
+
+
+def test_wait_gives_a_late_accounting_record_time():
+    p, backend, clock = poller(['running'] + ['unknown'] * 5 + ['completed'])
+    backend.unknown_grace = 5
+    assert p.wait('1', timeout=1000, interval=1).state == 'completed'
+    p, backend, clock = poller(['running', 'unknown'])
+    backend.unknown_grace = 5
+    assert p.wait('1', timeout=1000, interval=1).state == 'unknown'
+    assert clock.now == 6
