@@ -19,7 +19,7 @@ import re
 
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._batch import (
     ACTIVE, CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, UNKNOWN,
-    Backend, BatchError, JobStatus, Submission, TransientError,
+    Backend, BatchError, JobStatus, Submission, TransientError, looks_transient,
 )
 
 STATE_MAP = {
@@ -121,7 +121,9 @@ class FluxBackend(Backend):
         records = parse_jobs(r.stdout) if r.rc == 0 else []
         if not records:
             text = r.output.lower()
-            if r.rc == 0 or 'not found' in text or 'unknown job' in text or 'invalid jobid' in text:
+            forgotten = ('job not found' in text or 'unknown job' in text or 'invalid jobid' in text or
+                         re.search(r'\bjob\b.*\bnot found', text) is not None)
+            if r.rc == 0 or (forgotten and not looks_transient(r)):
                 return JobStatus(job_id, UNKNOWN, source='flux jobs',
                                  reason='flux jobs does not know job %s' % job_id)
             raise TransientError('flux jobs failed for job %s: %s' % (job_id, r.describe()))
