@@ -24,7 +24,7 @@ description:
     submitting a second one, so a second identical run changes nothing.
   - Uses only the Python standard library on the host.
 author:
-  - HEPCloud Lumberjack maintainers
+  - HEPCloud Lumberjack maintainers (@hepcloud)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - hepcloud.lumberjack._batch
@@ -34,7 +34,7 @@ attributes:
     support: full
     details:
       - Nothing is submitted or cancelled; RV(command) and RV(directives) show what would be run. Status and
-        listing commands, which change nothing, still run so that RV(changed) is predicted right.
+        listing commands, which change nothing, still run so that C(changed) is predicted right.
   diff_mode:
     support: none
   platform:
@@ -149,20 +149,24 @@ options:
   environment:
     description:
       - Variables set in the job's environment. They are passed through the submission command's own
-        environment and named on its command line (Slurm C(--export=ALL,NAME), PBS and Grid Engine
-        C(-v NAME), Flux C(--env=NAME)), so values with commas or quotes are safe.
+        environment, so values with commas or quotes are safe, and named on its command line where the
+        scheduler needs that (Slurm C(--export=ALL,NAME), PBS and Grid Engine C(-v NAME)); LSF and Flux copy
+        the submission environment into the job as a whole.
     type: dict
     default: {}
 notes:
   - The options become command-line options of the submission command; the returned RV(directives) are the
     same options written as script directives, for the record or to copy into a script.
-  - Option mapping, by scheduler - V(slurm) C(--nodes --ntasks --ntasks-per-node --cpus-per-task --mem
-    --gres=gpu:N --time --partition --account --reservation --constraint --exclusive --array --output --error
-    --chdir --export); V(pbs) PBS Professional C(-l select=N:ncpus=C:mpiprocs=T:mem=M:ngpus=G -l walltime
-    -l place=excl -q -A -J -o -e -v), Torque C(-l nodes=N:ppn=C:gpus=G -l mem -l walltime -d -t -F);
-    V(lsf) C(-nnodes/-n -R span[] -R rusage[mem] -gpu -W -q -P -U -x -o -e -cwd), the array as C(-J name[1-10]);
-    V(flux) C(-N -n -c -g -t -q --setattr=system.bank --requires --cc --output --error); V(sge) C(-pe smp N
-    -l h_vmem -l gpu -l h_rt -q -A -ar -t -o -e -wd -v).
+  - Option mapping, by scheduler - V(slurm) C(--job-name --nodes --ntasks --ntasks-per-node --cpus-per-task
+    --mem --gres=gpu:N --time --partition --account --reservation --constraint --exclusive --array --output
+    --error --chdir --export); V(pbs) PBS Professional C(-N -l select=N:ncpus=C:mpiprocs=T:mem=M:ngpus=G
+    -l place=excl -l walltime -q -A -J -o -e -v), Torque C(-N -l nodes=N:ppn=C:gpus=G -l mem -n -l walltime -q
+    -A -t -o -e -d -v -F); V(lsf) C(-J -n -R span[ptile=P] -R rusage[mem=M] -gpu -W -q -P -U -R select[] -x -o
+    -e -cwd), an array as C(-J name[1-10]); V(flux) C(--job-name -N -n -c -g -t -q --setattr=system.bank
+    --requires --exclusive --output --error); V(sge) C(-N -pe PE SLOTS -l h_vmem -l gpu -l h_rt
+    -l exclusive=true -q -A -ar -t -tc -o -e -wd -v).
+  - Cancelled jobs - PBS, LSF and Grid Engine keep no record that tells a cancelled job from one a limit
+    killed; once such a job has left the queue it is reported V(failed) with the signal.
 seealso:
   - module: hepcloud.lumberjack.batch_job_info
 """

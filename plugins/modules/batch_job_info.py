@@ -21,10 +21,9 @@ description:
     it is reported V(unknown). A job is never reported V(completed) because a command failed.
   - Uses only the Python standard library on the host.
 author:
-  - HEPCloud Lumberjack maintainers
+  - HEPCloud Lumberjack maintainers (@hepcloud)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
   - hepcloud.lumberjack._batch
   - hepcloud.lumberjack._batch.wait
 attributes:

@@ -77,8 +77,8 @@ def test_array_with_running_and_pending_tasks(commands):
     commands.on('qstat', 'sge/qstat_xml_array.txt')
     st = make_backend('sge', commands).status('11')
     assert st.state == 'running'
-    assert [(t['job_id'], t['state']) for t in st.tasks] == [('11.1', 'running'), ('11.2', 'running'),
-                                                            ('11.3,4', 'queued')]
+    assert [(t['job_id'], t['state']) for t in st.tasks] == [
+        ('11.1', 'running'), ('11.2', 'running'), ('11.3,4', 'queued')]
 
 
 @pytest.mark.parametrize('job, state, code, signal', [
