@@ -341,14 +341,16 @@ class JobSpec:
 
 
 class Submission:
-    """What a submission runs: the argv, the directive lines it stands for, stdin, cwd and environment."""
+    """What a submission runs: the argv, the directive lines it stands for, stdin, cwd and environment (and
+    the JobSpec, for a backend that runs the job itself)."""
 
-    def __init__(self, argv, directives, stdin_path=None, cwd=None, env=None):
+    def __init__(self, argv, directives, stdin_path=None, cwd=None, env=None, spec=None):
         self.argv = argv
         self.directives = directives
         self.stdin_path = stdin_path
         self.cwd = cwd
         self.env = env or {}
+        self.spec = spec
 
     def command_line(self):
         line = ' '.join(shlex.quote(a) for a in self.argv)

@@ -150,9 +150,8 @@ class LocalBackend(Backend):
         for f in ('output', 'error', 'chdir'):
             if getattr(spec, f):
                 lines.append([f, getattr(spec, f)])
-        sub = Submission(command, ['# %s: %s' % (k, v) for k, v in lines], cwd=spec.chdir, env=spec.environment)
-        sub.spec = spec
-        return sub
+        return Submission(command, ['# %s: %s' % (k, v) for k, v in lines], cwd=spec.chdir, env=spec.environment,
+                          spec=spec)
 
     def submit(self, submission):
         spec = submission.spec
