@@ -156,11 +156,19 @@ class SlurmCluster:
         except (IOError, OSError):
             return ''
 
-    def stop_slurmdbd(self):
-        """Stop slurmdbd only: sacct then fails the way it does when accounting is down."""
-        for proc in self._procs:
-            if proc.lj_name == 'slurmdbd':
+    def stop_daemon(self, name):
+        """Stop one daemon (slurmctld, slurmd, slurmdbd): the clients then fail as they do when it is down."""
+        for proc in list(self._procs):
+            if proc.lj_name == name:
                 self._terminate(proc)
+                self._procs.remove(proc)
+
+    def stop_slurmdbd(self):
+        self.stop_daemon('slurmdbd')
+
+    def restart_slurmctld(self):
+        """Start slurmctld again after stop_daemon('slurmctld'); it recovers its jobs from the state directory."""
+        self._start_slurmctld()
 
     def wait_job_gone(self, job_id, timeout=60):
         """Wait until slurmctld has purged a finished job (squeue no longer knows it)."""

@@ -47,6 +47,12 @@ def slurm_no_accounting(request):
     return _start(request, accounting=False, min_job_age=2)
 
 
+@pytest.fixture
+def fresh_slurm(request):
+    """A cluster of its own (with accounting), for a test that stops and starts its daemons."""
+    return _start(request, accounting=True, min_job_age=300)
+
+
 @pytest.fixture(scope='session')
 def workdir(request):
     """A directory every user can read (job scripts) with a subdirectory per user for outputs."""

@@ -13,8 +13,10 @@ __metaclass__ = type
 
 import os
 import secrets
+import threading
+import time
 
-from playbook import write_script  # pylint: disable=import-error
+from playbook import Playbook, write_script  # pylint: disable=import-error
 
 MOD = 'hepcloud.lumberjack.batch_job'
 INFO = 'hepcloud.lumberjack.batch_job_info'
@@ -165,3 +167,34 @@ def test_a_job_that_disappears_without_accounting_is_unknown(play_no_accounting,
         assert r2[key]['state'] == 'unknown', r2[key]
         assert r2[key]['exit_code'] is None
         assert 'accounting (sacct) is not set up' in r2[key]['reason']
+
+
+def test_outages_of_slurmdbd_and_slurmctld_are_waited_out(fresh_slurm, workdir):
+    play = Playbook(workdir, dict(SLURM_CONF=fresh_slurm.conf), log=lambda: fresh_slurm.log('slurmctld'))
+    script = write_script(workdir, 'outage.sh', 'sleep 12; exit 6')
+    fresh_slurm.stop_daemon('slurmdbd')
+    results = {}
+
+    def run():
+        try:
+            results.update(play.run([
+                {MOD: dict(scheduler='slurm', script=script, output='/dev/null', wait=True, poll_interval=1,
+                           retries=3, retry_delay=0.5), 'register': 'job'},
+            ], register=['job']))
+        except AssertionError as e:  # pragma: no cover - reported below
+            results['error'] = str(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    # once the job runs, take slurmctld away for a while: the wait must ride it out, not guess
+    deadline = time.time() + 60
+    while time.time() < deadline and 'RUNNING' not in fresh_slurm.run('squeue', '-h', '-o', '%T').stdout:
+        time.sleep(0.5)
+    fresh_slurm.stop_daemon('slurmctld')
+    time.sleep(6)
+    fresh_slurm.restart_slurmctld()
+    thread.join(300)
+    assert 'error' not in results, results.get('error')
+    r = results['job']
+    # slurmdbd stayed down: the end came from squeue and scontrol
+    assert (r['state'], r['exit_code'], r['native_state']) == ('failed', 6, 'FAILED')
