@@ -78,8 +78,9 @@ class SlurmClusterError(Exception):
 class SlurmCluster:
     """One slurmctld + one slurmd (+ optionally slurmdbd and MariaDB) in a temporary directory."""
 
-    def __init__(self, accounting=False, min_job_age=300, base_dir=None, start_timeout=60):
+    def __init__(self, accounting=False, min_job_age=300, base_dir=None, start_timeout=60, jobcomp=False):
         self.accounting = accounting
+        self.jobcomp = jobcomp
         self.min_job_age = min_job_age
         self.start_timeout = start_timeout
         self.suffix = secrets.token_hex(3)
@@ -230,8 +231,10 @@ class SlurmCluster:
             'SlurmdTimeout=60',
             'MessageTimeout=20',
             'PlugStackConfig=%s/plugstack.conf' % d,
-            'JobCompType=jobcomp/none',
         ]
+        # jobcomp: slurmctld appends a line per ended job to a text file (a record without slurmdbd)
+        lines += (['JobCompType=jobcomp/filetxt', 'JobCompLoc=%s/log/jobcomp.txt' % d] if self.jobcomp
+                  else ['JobCompType=jobcomp/none'])
         if self.accounting:
             lines += [
                 'AccountingStorageType=accounting_storage/slurmdbd',

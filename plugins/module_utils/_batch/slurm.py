@@ -9,15 +9,17 @@ and, for MinJobAge seconds (300 by default), the ones that ended. sacct knows ev
 recorded, but only where accounting is set up, and it may lag a second behind a new job. So a query asks
 squeue first; a job it shows as queued or running is taken as is. A job squeue shows as ended, or no longer
 knows, or a squeue that failed, is looked up in sacct; an ended job that sacct does not have gets its exit
-code from scontrol. A job neither knows is 'unknown', never 'completed'. When sacct fails (slurmdbd down)
-squeue's answer stands alone, and the next query tries sacct again; when squeue fails and sacct answers,
-sacct's answer is used. Both failing is a TransientError.
+code from scontrol. A job that neither knows is looked up in the job completion log, where slurmctld writes
+one to a text file (JobCompType=jobcomp/filetxt) the user can read; a job none of them knows is 'unknown',
+never 'completed'. When sacct fails (slurmdbd down) squeue's answer stands alone, and the next query tries
+sacct again; when squeue fails and sacct answers, sacct's answer is used. Both failing is a TransientError.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._batch import (
@@ -72,6 +74,7 @@ class SlurmBackend(Backend):
         # None: not known yet; False: sacct said accounting is disabled (not asked again in this run)
         self.accounting = None if self.options.get('accounting', 'auto') == 'auto' else (
             self.options.get('accounting') == 'yes')
+        self._jobcomp = None  # the job completion log's path; '' when there is none this user can read
 
     # ------------------------------------------------------------------ submit
     def build_submission(self, spec):
@@ -199,6 +202,44 @@ class SlurmBackend(Backend):
             codes[key] = split_exit_code(m_code.group(1))
         return codes
 
+    def _jobcomp_path(self):
+        """JobCompLoc when slurmctld writes its job completion log to a text file this user can read."""
+        if self._jobcomp is None:
+            self._jobcomp = ''
+            r = self.runner.run([self.bin('control'), 'show', 'config'])
+            kind = re.search(r'^JobCompType\s*=\s*(\S+)', r.stdout, re.M)
+            where = re.search(r'^JobCompLoc\s*=\s*(\S+)', r.stdout, re.M)
+            if r.rc == 0 and kind and kind.group(1) == 'jobcomp/filetxt' and where and \
+                    os.access(where.group(1), os.R_OK):
+                self._jobcomp = where.group(1)
+        return self._jobcomp
+
+    def _jobcomp_records(self, job_id):
+        """JobStatus from the job completion log (jobcomp/filetxt): an exit record without slurmdbd."""
+        path = self._jobcomp_path()
+        if not path:
+            return []
+        found = {}
+        try:
+            with open(path, errors='replace') as f:
+                for line in f:
+                    if 'JobId=%s ' % job_id.split('_')[0] not in line and 'ArrayJobId=%s ' % job_id not in line:
+                        continue
+                    fields = dict(re.findall(r'(?:^|\s)(\w+)=(\S*)', line))
+                    key = fields.get('JobId', '')
+                    if fields.get('ArrayJobId') and fields.get('ArrayTaskId'):
+                        key = '%s_%s' % (fields['ArrayJobId'], fields['ArrayTaskId'])
+                    if not belongs(key, job_id) and fields.get('JobId') != job_id:
+                        continue
+                    state, native = normalise(fields.get('JobState'))
+                    code, signal = split_exit_code(fields.get('ExitCode'))
+                    # a later line for the same id (ids start again on a new cluster) replaces an earlier one
+                    found[key] = JobStatus(key, state, exit_code=code, signal=signal, native_state=native,
+                                           name=fields.get('Name'), source='jobcomp')
+        except (IOError, OSError):
+            return []
+        return list(found.values())
+
     def status(self, job_id):
         job_id = str(job_id)
         live, squeue_ok = self._squeue(job_id)
@@ -221,13 +262,17 @@ class SlurmBackend(Backend):
         if recorded:
             tasks = [r for r in recorded if r.job_id != job_id]
             return JobStatus.combine(job_id, tasks or recorded, source='sacct')
+        completed = self._jobcomp_records(job_id)
+        if completed:
+            return JobStatus.combine(job_id, completed, source='jobcomp')
         if not squeue_ok or sacct == 'failed':
             raise TransientError('no answer about job %s (%s): %s' % (
                 job_id, 'squeue failed' if not squeue_ok else 'squeue no longer knows it and sacct failed',
                 '; '.join('%s rc=%s %s' % (e['command'][0], e['rc'], e['stderr'].strip())
                           for e in self.runner.log[-2:])))
         why = ('slurmctld no longer knows job %s and accounting (sacct) has no record of it' if sacct == 'ok'
-               else 'slurmctld no longer knows job %s and accounting (sacct) is not set up')
+               else 'slurmctld no longer knows job %s, accounting (sacct) is not set up and no job completion '
+                    'log has it')
         return JobStatus(job_id, UNKNOWN, reason=why % job_id, source='squeue')
 
     # ------------------------------------------------------------------ by name, cancel

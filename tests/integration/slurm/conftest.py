@@ -47,6 +47,12 @@ def slurm_no_accounting(request):
     return _start(request, accounting=False, min_job_age=2)
 
 
+@pytest.fixture(scope='session')
+def slurm_jobcomp(request):
+    """A cluster without accounting that writes a job completion log (jobcomp/filetxt)."""
+    return _start(request, accounting=False, jobcomp=True, min_job_age=2)
+
+
 @pytest.fixture
 def fresh_slurm(request):
     """A cluster of its own (with accounting), for a test that stops and starts its daemons."""

@@ -198,3 +198,16 @@ def test_outages_of_slurmdbd_and_slurmctld_are_waited_out(fresh_slurm, workdir):
     r = results['job']
     # slurmdbd stayed down: the end came from squeue and scontrol
     assert (r['state'], r['exit_code'], r['native_state']) == ('failed', 6, 'FAILED')
+
+
+def test_a_job_gone_without_accounting_is_read_from_the_job_completion_log(slurm_jobcomp, workdir):
+    play = Playbook(workdir, dict(SLURM_CONF=slurm_jobcomp.conf), log=lambda: slurm_jobcomp.log('slurmctld'))
+    script = write_script(workdir, 'seven.sh', 'exit 7')
+    r = play.run([
+        {MOD: dict(scheduler='slurm', script=script, output='/dev/null', wait=True, poll_interval=1),
+         'register': 'job'},
+    ], register=['job'])['job']
+    assert (r['state'], r['exit_code']) == ('failed', 7)
+    assert slurm_jobcomp.wait_job_gone(r['job_id'], timeout=150), 'slurmctld never purged the job'
+    info = play.run([{INFO: dict(scheduler='slurm', job_id=r['job_id']), 'register': 'info'}], register=['info'])['info']
+    assert (info['state'], info['exit_code'], info['native_state']) == ('failed', 7, 'FAILED')

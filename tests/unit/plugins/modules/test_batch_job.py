@@ -33,6 +33,7 @@ def commands(monkeypatch):
                         lambda self, name, required=False, opt_dirs=None: fake.paths.get(name, '/usr/bin/' + name))
     monkeypatch.setattr('time.sleep', lambda s: None)
     fake.paths = {}
+    fake.otherwise('scontrol show config', (0, 'JobCompType             = jobcomp/none\n', ''))
     return fake
 
 

@@ -34,12 +34,13 @@ class FakeCommands:
 
     on(words, answer, times=None): the next command whose argv holds all `words` (in any order) gets answer,
     which is a fixture name, an (rc, out, err) tuple or a callable(argv) returning one. Rules are tried in
-    the order they were added; one with `times` is used up after that many calls. A command no rule answers
-    fails the test.
+    the order they were added; one with `times` is used up after that many calls; otherwise() rules come
+    last. A command no rule answers fails the test.
     """
 
     def __init__(self):
         self.rules = []
+        self.fallbacks = []
         self.calls = []
 
     def on(self, words, answer, times=None):
@@ -48,9 +49,14 @@ class FakeCommands:
         self.rules.append([list(words), answer, times])
         return self
 
+    def otherwise(self, words, answer):
+        """An answer tried only when no rule given with on() matches."""
+        self.fallbacks.append([words.split() if isinstance(words, str) else list(words), answer, None])
+        return self
+
     def __call__(self, argv, data=None, cwd=None, environ_update=None):
         self.calls.append(dict(argv=list(argv), data=data, cwd=cwd, env=environ_update))
-        for rule in self.rules:
+        for rule in self.rules + self.fallbacks:
             words, answer, times = rule
             if times == 0 or not all(any(w == a or w == os.path.basename(a) for a in argv) for w in words):
                 continue

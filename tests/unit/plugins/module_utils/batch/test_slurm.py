@@ -14,9 +14,16 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._batch import 
     BatchError, CommandResult, JobSpec, TransientError,
 )
 
-from ansible_collections.hepcloud.lumberjack.tests.unit.plugins.module_utils.batch.helpers import make_backend
+from ansible_collections.hepcloud.lumberjack.tests.unit.plugins.module_utils.batch.helpers import fixture, make_backend
 
 FAILED_CONTACT = (1, '', 'squeue: error: Unable to contact slurm controller (connect failure)\n')
+NO_JOBCOMP = (0, 'JobCompLoc              = (null)\nJobCompType             = jobcomp/none\n', '')
+
+
+@pytest.fixture
+def commands(commands):
+    """Clusters here write no job completion log unless a test says so."""
+    return commands.otherwise('scontrol show config', NO_JOBCOMP)
 
 
 def test_submission_options_and_directives(commands):
@@ -250,3 +257,36 @@ def test_forgotten_array_placeholder_record_is_dropped_when_tasks_are_recorded(c
     commands.on('squeue', 'slurm/squeue_invalid.txt').on('sacct', (0, text, ''))
     st = make_backend('slurm', commands).status('7')
     assert [t['job_id'] for t in st.tasks] == ['7_1', '7_2']
+
+
+def jobcomp_config(tmp_path):
+    """scontrol show config (recorded) pointing at a copy of the recorded job completion log."""
+    rc, out, err = fixture('slurm/scontrol_show_config_jobcomp.txt')
+    log = tmp_path / 'jobcomp.txt'
+    log.write_text(fixture('slurm/jobcomp.txt')[1])
+    return (rc, out.replace('/tmp/lj-slurm-cluster/log/jobcomp.txt', str(log)), err)
+
+
+@pytest.mark.parametrize('job, state, code, tasks', [('1', 'failed', 3, 0), ('2', 'completed', 0, 2)])
+def test_forgotten_job_without_accounting_found_in_the_job_completion_log(commands, tmp_path, job, state, code, tasks):
+    commands.on('squeue', 'slurm/squeue_invalid.txt').on('sacct', 'slurm/sacct_disabled.txt')
+    commands.on('scontrol show config', jobcomp_config(tmp_path))
+    st = make_backend('slurm', commands).status(job)
+    assert (st.state, st.exit_code, len(st.tasks)) == (state, code, tasks)
+    assert st.source == 'jobcomp' or all(t['source'] == 'jobcomp' for t in st.tasks)
+
+
+def test_an_array_task_in_the_job_completion_log(commands, tmp_path):
+    commands.on('squeue', 'slurm/squeue_invalid.txt').on('sacct', 'slurm/sacct_disabled.txt')
+    commands.on('scontrol show config', jobcomp_config(tmp_path))
+    st = make_backend('slurm', commands).status('2_1')
+    assert (st.job_id, st.state, st.exit_code) == ('2_1', 'completed', 0)
+
+
+def test_job_completion_log_missing_or_elsewhere_keeps_unknown(commands, tmp_path):
+    commands.on('squeue', 'slurm/squeue_invalid.txt').on('sacct', 'slurm/sacct_disabled.txt')
+    commands.on('scontrol show config', 'slurm/scontrol_show_config_jobcomp.txt')  # the file is not here
+    b = make_backend('slurm', commands)
+    assert b.status('1').state == 'unknown'
+    b.status('1')
+    assert sum(1 for c in commands.commands() if c.startswith('scontrol show config')) == 1
