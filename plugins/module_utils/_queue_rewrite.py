@@ -23,7 +23,7 @@ __metaclass__ = type
 import posixpath
 import re
 
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import quote, unquote
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import quote
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import (
     PATH_ATTRS,
     SCAN_NAMES,
@@ -41,10 +41,35 @@ _REMAP_DEST_RE = re.compile(rb'(=\s*)(/(?:[^;\\]|\\.)*?)(\s*)(?=;|$)')
 
 
 def _quote_b(text):
-    """quote() for bytes, with the common case (nothing to escape) kept cheap."""
+    """quote() for bytes, with the common case (nothing to escape) kept cheap; None when the old syntax
+    cannot hold the text (a trailing backslash): the value is then left as it was."""
     if b'"' in text or text.endswith(b'\\'):
-        return quote(text.decode('utf-8', 'surrogateescape')).encode('utf-8', 'surrogateescape')
+        try:
+            return quote(text.decode('utf-8', 'surrogateescape')).encode('utf-8', 'surrogateescape')
+        except ValueError:
+            return None
     return b'"' + text + b'"'
+
+
+def _string_inner(value):
+    """The text inside a raw value that is one old-syntax string literal, else None (an expression such as
+    "a" + "b" or strcat(...) is never edited as a string)."""
+    if value[:1] != b'"' or value[-1:] != b'"' or len(value) < 2:
+        return None
+    inner = value[1:-1]
+    if b'"' in inner:
+        if b'"' in inner.replace(b'\\"', b''):
+            return None
+        inner = inner.replace(b'\\"', b'"')
+    return inner
+
+
+def _normalized(path):
+    """A path as the manifest sees it: normalized when it holds '.', '..' or '//' components."""
+    if b'/.' in path or b'//' in path:
+        norm = posixpath.normpath(path)
+        return b'/' + norm.lstrip(b'/') if norm.startswith(b'//') else norm
+    return path
 
 
 class RewriteSpec(object):
@@ -58,7 +83,8 @@ class RewriteSpec(object):
         self.original_iwds = dict(original_iwds or {})
         self.set_attributes = dict(set_attributes or {})
         self.delete_attributes = list(delete_attributes or [])
-        self.cluster_ids = set(cluster_ids) if cluster_ids else None
+        # None: every job; an empty list selects no job (it must not widen to the whole queue)
+        self.cluster_ids = None if cluster_ids is None else set(cluster_ids)
         lower_set = set(n.lower() for n in self.set_attributes)
         for n in self.delete_attributes:
             if n.lower() in lower_set:
@@ -92,8 +118,6 @@ class QueueRewriter(object):
         self.set_values = dict((lower_index[n.lower()], v.encode('utf-8', 'surrogateescape'))
                                for n, v in spec.set_attributes.items())
         self.delete_slots = frozenset(lower_index[n.lower()] for n in spec.delete_attributes)
-        self.moved_iwds = {}    # ad key -> original raw Iwd, for the SUBMIT_Iwd records
-        self.placeholder_iwds = set()
         self._froms = [s for s, _d in spec.pathmap._bpairs]
 
     # -- the per-line edit: bytes in, bytes out, as little work as possible ----------------------------
@@ -111,55 +135,55 @@ class QueueRewriter(object):
         if slot in self.delete_slots:
             return DROP if self._selected(key) else None
         if slot in self.simple_slots:
-            if value[:2] != b'"/' or value[-1:] != b'"':
+            if value[:2] != b'"/':
                 return None
-            inner = value[1:-1]
-            if b'\\' in inner:
-                # a backslash is literal in the old syntax, except before a quote: decode properly
-                text = unquote(value.decode('utf-8', 'surrogateescape'))
-                if text is None:
-                    return None
-                inner = text.encode('utf-8', 'surrogateescape')
+            inner = _string_inner(value)
+            if inner is None:
+                return None
             if slot != self.iwd_slot:
-                new = self.spec.pathmap.map_bytes(inner)
+                new = self.spec.pathmap.map_bytes(_normalized(inner))
                 return None if new is None else _quote_b(new)
             return self._edit_iwd(key, inner)
         if slot in self.list_slots or slot in self.remap_slots:
             if not any(f in value for f in self._froms):
                 return None
+            inner = _string_inner(value)
+            if inner is None:
+                return None
             regex = _ENTRY_RE if slot in self.list_slots else _REMAP_DEST_RE
-            inner = value[1:-1]
             new = regex.sub(self._sub_entry, inner)
-            return None if new == inner else b'"' + new + b'"'
+            return None if new == inner else _quote_b(new)
         return None
 
     def _sub_entry(self, m):
-        mapped = self.spec.pathmap.map_bytes(m.group(len(m.groups()) - 1))
+        mapped = self.spec.pathmap.map_bytes(_normalized(m.group(len(m.groups()) - 1)))
         if mapped is None:
             return m.group(0)
         groups = list(m.groups())
         groups[-2] = mapped
         return b''.join(groups)
 
-    def _edit_iwd(self, key, inner):
+    def _moved_iwd(self, key, inner):
+        """(submit-side Iwd, sandbox Iwd) as bytes when this Iwd moves, else None. Pure: the same answer for
+        the same record wherever it is in the log."""
         text = inner.decode('utf-8', 'surrogateescape')
         job = key.decode('ascii')
         original = None
         if spool_placeholder_job(text) == job:
-            self.placeholder_iwds.add(job)
             original = self.spec.original_iwds.get(job)
         if original is not None:
             status, new = self.spec.pathmap.classify(posixpath.normpath(original))
             if status != 'mapped':
                 return None     # reported by the manifest check
-            new_b = new.encode('utf-8', 'surrogateescape')
-            self.moved_iwds.setdefault(key, _quote_b(original.encode('utf-8', 'surrogateescape')))
-        else:
-            new_b = self.spec.pathmap.map_bytes(inner)
-            if new_b is None:
-                return None
-            self.moved_iwds.setdefault(key, _quote_b(inner))
-        return _quote_b(new_b)
+            return original.encode('utf-8', 'surrogateescape'), new.encode('utf-8', 'surrogateescape')
+        new_b = self.spec.pathmap.map_bytes(_normalized(inner))
+        if new_b is None:
+            return None
+        return inner, new_b
+
+    def _edit_iwd(self, key, inner):
+        moved = self._moved_iwd(key, inner)
+        return None if moved is None else _quote_b(moved[1])
 
     # -- after the scan ---------------------------------------------------------------------------------
     def appended_records(self, state):
@@ -167,10 +191,18 @@ class QueueRewriter(object):
         lacks. Each is a line without its newline (bytes)."""
         lines = []
         submit_slot = self.names.index('SUBMIT_Iwd')
-        for key, original in self.moved_iwds.items():
-            ad = state.ads.get(key)
-            if ad is not None and ad[submit_slot] is None:
-                lines.append(b'103 ' + key + b' SUBMIT_Iwd ' + original)
+        iwd_slot = self.iwd_slot
+        # the Iwd each ad ends with (committed records only; the scan kept the value before the edit)
+        for key, ad in state.ads.items():
+            raw = ad[iwd_slot]
+            if raw is None or ad[submit_slot] is not None or raw[:2] != b'"/':
+                continue
+            inner = _string_inner(raw)
+            moved = None if inner is None else self._moved_iwd(key, inner)
+            if moved is not None:
+                original = _quote_b(moved[0])
+                if original is not None:
+                    lines.append(b'103 ' + key + b' SUBMIT_Iwd ' + original)
         if self.set_values:
             clusters_with_ad = set()
             for key, ad in state.ads.items():
@@ -188,6 +220,19 @@ class QueueRewriter(object):
                     if ad[slot] is None:
                         lines.append(b'103 ' + key + b' ' + self.names[slot].encode('ascii') + b' ' + value)
         return lines
+
+    def apply_to_state(self, state):
+        """Give the scanned ads the values the rewritten log ends with for the attributes set or deleted, so
+        the manifest describes the rewritten jobs (paths need nothing: the manifest places original and
+        already mapped paths alike)."""
+        if not self.set_values and not self.delete_slots:
+            return
+        for key, ad in state.ads.items():
+            if self._selected(key):
+                for slot in self.delete_slots:
+                    ad[slot] = None
+                for slot, value in self.set_values.items():
+                    ad[slot] = value
 
     def manifest(self, state):
         """(manifest, problems) for the rewritten queue."""
@@ -298,5 +343,6 @@ class QueueRewriter(object):
         appended = self.appended_records(state)
         if out is not None and appended:
             out.write(b'\n'.join(appended) + b'\n')
+        self.apply_to_state(state)
         manifest, problems = self.manifest(state)
         return state, appended, manifest, problems

@@ -63,6 +63,8 @@ class PathMap(object):
             if src == '/':
                 raise PathMapError('path_map[%d].from is "/": map the directories the jobs use, not the whole '
                                    'file system' % i)
+            if dst == '/':
+                raise PathMapError('path_map[%d].to is "/": give the directory in the sandbox the files go to' % i)
             if self.sandbox and not is_within(dst, self.sandbox):
                 raise PathMapError('path_map[%d].to %s is outside the sandbox %s: every mapped path must stay '
                                    'inside it' % (i, dst, self.sandbox))
@@ -73,6 +75,14 @@ class PathMap(object):
                 if pair[index] in seen:
                     raise PathMapError('path_map has "%s" %s twice: give each once' % (what, pair[index]))
                 seen.add(pair[index])
+        for src, dst in pairs:
+            for src2, dst2 in pairs:
+                # a `to` inside another `to` is only unambiguous when its `from` sits at the same place
+                # inside the other `from`: otherwise two submit-side paths share one sandbox path
+                if dst2 != dst and is_within(dst2, dst) and src2 != src + dst2[len(dst):]:
+                    raise PathMapError('path_map "to" %s lies inside "to" %s, but its "from" %s is not %s: '
+                                       'one sandbox path would stand for two submit-side paths; give it a "to" '
+                                       'outside %s' % (dst2, dst, src2, src + dst2[len(dst):], dst))
         self.pairs = sorted(pairs, key=lambda p: len(p[0]), reverse=True)
         self.targets = sorted((dst for _src, dst in pairs), key=len, reverse=True)
         self._source_of = dict((dst, src) for src, dst in pairs)

@@ -161,8 +161,6 @@ def test_no_mappings():
     assert m.roots() == []
 
 
-@pytest.mark.xfail(strict=True, reason='PathMap accepts to "/": classify() then calls every path already mapped '
-                                       'while map_bytes() maps /a/x to "//x"')
 def test_to_root_is_refused_or_consistent():
     try:
         m = pm(('/a', '/'))
@@ -182,9 +180,6 @@ def test_nested_targets_of_nested_sources():
         assert m.classify(new) == ('already', new)
 
 
-@pytest.mark.xfail(strict=True, reason='PathMap accepts a "to" inside another "to" whose "from" is unrelated: '
-                                       '/home/u/data/g.txt and /data/g.txt then share one sandbox path and unmap() '
-                                       'answers /data/g.txt for both')
 def test_nested_targets_are_refused_or_unambiguous():
     try:
         m = pm(('/home/u', '/sb/u'), ('/data', '/sb/u/data'))
