@@ -146,6 +146,15 @@ exported:
   type: list
   elements: str
   sample: ["12.0", "12.1"]
+original_iwds:
+  description:
+    - The C(Iwd) of every job of the selection as the schedd holds it (the export does not change it there).
+    - The exported file gives procs that carry their own C(Iwd) a placeholder under O(spool_dir) instead;
+      pass this to M(hepcloud.lumberjack.queue_rewrite)'s O(hepcloud.lumberjack.queue_rewrite#module:original_iwds)
+      so those jobs run in their own directory at the site.
+  returned: with O(state=exported) when the selection is not empty
+  type: dict
+  sample: {"12.0": "/home/alice/run/p0", "12.1": "/home/alice/run/p1"}
 already_exported:
   description: Jobs of the selection that were exported by Lumberjack before this run, not exported again.
   returned: with O(state=exported)
@@ -220,6 +229,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log imp
     replay,
 )
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._schedd import (
+    JOB_PROJECTION,
     MANAGED_MANAGER,
     ScheddClient,
     cluster_constraint,
@@ -284,7 +294,7 @@ class ExportManager(object):
             wanted = set(int(j['ClusterId']) for j in matched)
         if not wanted:
             return [], []
-        jobs = self.client.query(cluster_constraint(wanted))
+        jobs = self.client.query(cluster_constraint(wanted), JOB_PROJECTION + ['Iwd'])
         jobs.sort(key=lambda j: (int(j['ClusterId']), int(j['ProcId'])))
         found = set(int(j['ClusterId']) for j in jobs)
         return jobs, sorted(wanted - found)
@@ -355,6 +365,8 @@ class ExportManager(object):
             changed=False, jobs=_ids(jobs), owner=owner, user=user, exported=[], already_exported=already,
             other_managed=other_managed, export_dir=export_dir, log=log_path, created_dir=False, result={},
             clusters=sorted(set(int(j.split('.')[0]) for j in to_export)),
+            # the export replaces some procs' Iwd by a spool placeholder; queue_rewrite puts these back
+            original_iwds=dict((job_key(j), j['Iwd']) for j in jobs if j.get('Iwd')),
         )
 
         if os.path.lexists(log_path):

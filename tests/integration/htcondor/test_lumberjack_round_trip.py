@@ -160,6 +160,8 @@ def test_export_unexport_reexport_run_elsewhere_and_import(env, home):
     assert log_jobs(log) == ids
     for j in queue_of(home, cluster).values():
         assert (j['Managed'], j['ManagedManager'], j['JobStatus']) == ('External', 'Lumberjack', '1')
+    # the Iwd each job has at home, for queue_rewrite to undo the export's spool placeholders
+    assert r['original_iwds'] == dict((jid, env.work) for jid in ids)
 
     # a second identical run changes nothing
     r = run(EXPORT, export_args)

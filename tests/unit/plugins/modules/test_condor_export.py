@@ -59,6 +59,7 @@ def test_export_writes_the_log_as_the_owner_and_marks_the_jobs(users, queue, arg
     assert r['result'] == {'Log': log, 'User': users.alice + '@lumberjack.test', 'TotalJobAds': 2,
                            'ActionResult': 1, 'TotalClusterAds': 1}
     assert r['counts'] == {'jobs': 2, 'clusters': 1, 'other_managed': 0, 'exported': 2, 'already_exported': 0}
+    assert r['original_iwds'] == {'%d.0' % c: '/tmp', '%d.1' % c: '/tmp'}
     # the directory was created by the owner, private; the log written by the owner
     st = os.stat(args['export_dir'])
     assert st.st_uid == uid_of(users.alice) and stat.S_IMODE(st.st_mode) == 0o700
