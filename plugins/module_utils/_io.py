@@ -92,3 +92,79 @@ def remove_quietly(path):
             os.unlink(path)
         except OSError:
             pass
+
+
+def same_content(fobj, path, block=1 << 20):
+    """True when the open binary file `fobj` (read from its start) holds exactly the content of `path`."""
+    try:
+        fobj.seek(0)
+        with open(path, 'rb') as f:
+            while True:
+                x = fobj.read(block)
+                if x != f.read(block):
+                    return False
+                if not x:
+                    return True
+    except (IOError, OSError):
+        return False
+
+
+class StagedFile(object):
+    """A new version of `dest`, written aside before anything is decided.
+
+        staged = StagedFile(dest, check_mode)
+        with staged as f:
+            f.write(...)
+        if staged.changed: ... staged.commit(mode=0o600, uid=..., gid=...)   (a no-op in check mode)
+        staged.discard()                                                     (always safe)
+
+    In check mode the content goes to an anonymous temporary file, only to compare it with `dest`.
+    Otherwise to a temporary file beside `dest`, renamed over it by commit(): never half a file at `dest`.
+    """
+
+    def __init__(self, dest, check_mode=False):
+        self.dest = dest
+        self.check_mode = check_mode
+        self.name = None
+        self.changed = None
+        self._f = None
+
+    def __enter__(self):
+        if self.check_mode:
+            self._f = tempfile.TemporaryFile()
+        else:
+            directory = os.path.dirname(os.path.abspath(self.dest))
+            fd, self.name = tempfile.mkstemp(prefix='.%s.' % os.path.basename(self.dest), suffix='.tmp',
+                                             dir=directory)
+            self._f = os.fdopen(fd, 'w+b')
+        return self._f
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.discard()
+            return False
+        self._f.flush()
+        self.changed = not (os.path.isfile(self.dest) and same_content(self._f, self.dest))
+        if not self.check_mode:
+            os.fsync(self._f.fileno())
+        self._f.close()
+        self._f = None
+        return False
+
+    def commit(self, mode=0o600, uid=None, gid=None):
+        """Put the new content at `dest` with this mode (and owner, when given)."""
+        if self.check_mode or self.name is None:
+            return
+        os.chmod(self.name, mode)
+        if uid is not None or gid is not None:
+            os.chown(self.name, -1 if uid is None else uid, -1 if gid is None else gid)
+        os.rename(self.name, self.dest)
+        self.name = None
+        fsync_dir(os.path.dirname(os.path.abspath(self.dest)))
+
+    def discard(self):
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+        remove_quietly(self.name)
+        self.name = None
