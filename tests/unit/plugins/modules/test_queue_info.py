@@ -24,7 +24,11 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifes
 )
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import resolve, spool_placeholder_job
 from ansible_collections.hepcloud.lumberjack.plugins.modules import queue_info
-from ansible_collections.hepcloud.lumberjack.tests.unit.plugins.modules.queue_module_support import read, run_alone, snapshot
+from ansible_collections.hepcloud.lumberjack.tests.unit.plugins.modules.queue_module_support import (
+    read,
+    run_alone,
+    snapshot,
+)
 
 SUMMARY_KEYS = ('total_jobs', 'jobs', 'owners', 'statuses', 'exported_jobs', 'lumberjack_export', 'export_shape',
                 'iwds', 'inputs', 'outputs', 'directories', 'spool_placeholder_iwds')

@@ -18,7 +18,11 @@ import pytest
 
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils import _queue_log as ql
 from ansible_collections.hepcloud.lumberjack.plugins.modules import queue_info, queue_rewrite
-from ansible_collections.hepcloud.lumberjack.tests.unit.plugins.modules.queue_module_support import read, run_alone, snapshot
+from ansible_collections.hepcloud.lumberjack.tests.unit.plugins.modules.queue_module_support import (
+    read,
+    run_alone,
+    snapshot,
+)
 
 HOME = '/home/lumber'
 W = HOME + '/work'
@@ -290,8 +294,8 @@ def test_diff_mode_shows_counts_and_example_records(work):
     assert check['diff'] == r['diff']
     diff = r['diff']
     assert diff['before_header'] == 'job_queue.log (examples of changed records)'
-    assert diff['after_header'] == ('job_queue.log (changed: Cmd: 2 record(s), Iwd: 4 record(s), UserLog: 2 record(s); '
-                                    'added 6)')
+    assert diff['after_header'] == ('job_queue.log (changed: Cmd: 2 record(s), Iwd: 4 record(s), '
+                                    'UserLog: 2 record(s); added 6)')
     # the first five changed records of the log, before and after; then the first five added ones
     examples = CHANGED_RECORDS[:5]
     assert diff['before'] == ''.join(old + '\n' for old, _new in examples)
@@ -513,7 +517,8 @@ def test_cluster_ids_that_match_nothing_only_map_paths(work):
 # (name, options over the standard ones, text the message must hold) for options the module refuses; `w` is
 # the Work
 BAD_OPTIONS = [
-    ('typo', lambda w: {'path_map': [{'from': '/home/lumberjack-typo', 'to': w.sandbox + '/typo'}], 'original_iwds': {}},
+    ('typo', lambda w: {'path_map': [{'from': '/home/lumberjack-typo', 'to': w.sandbox + '/typo'}],
+                        'original_iwds': {}},
      lambda w: 'path_map "from" /home/lumberjack-typo matches no path of any job in ' + w.log),
     ('one-typo', lambda w: {'path_map': [{'from': HOME, 'to': w.site_home},
                                          {'from': '/home/lumberjack-typo', 'to': w.sandbox + '/t'}]},
