@@ -389,7 +389,7 @@ def test_existing_dest_with_other_content_is_refused(work, other_dest):
     assert snapshot(work.root) == before
 
 
-def test_force_replaces_an_existing_dest(work, other_dest, sample):
+def test_force_replaces_an_existing_dest(work, other_dest):
     r = ok(rewrite(work.args(dest=other_dest, force=True)))
     assert r['changed'] is True and 'backup_file' not in r
     assert read(other_dest) == work.expected_log()
