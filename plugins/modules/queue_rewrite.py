@@ -260,7 +260,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._io import AtomicFile, remove_quietly
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._io import AtomicFile, StagedFile, remove_quietly
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import QueueLogError, literal
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_rewrite import QueueRewriter, RewriteSpec
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import PathMap, PathMapError
@@ -330,6 +330,14 @@ class QueueRewrite(object):
             self.fail('%s does not exist or is not a file: give the job_queue.log to rewrite' % self.path)
         if os.path.isdir(self.dest):
             self.fail('dest %s is a directory: give the path of the job_queue.log to write' % self.dest)
+        # everything that would make the real run fail is checked before anything is written, in check mode too
+        if not os.path.isdir(os.path.dirname(os.path.abspath(self.dest))):
+            self.fail('the directory of dest %s does not exist' % self.dest)
+        if p['manifest_dest']:
+            if os.path.isdir(p['manifest_dest']):
+                self.fail('manifest_dest %s is a directory: give the path of the JSON file to write' % p['manifest_dest'])
+            if not os.path.isdir(os.path.dirname(os.path.abspath(p['manifest_dest']))):
+                self.fail('the directory of manifest_dest %s does not exist' % p['manifest_dest'])
         spec = self.spec()
         rewriter = QueueRewriter(self.path, spec)
         spool_from = p['spool_map']['from'] if p['spool_map'] else None
@@ -342,8 +350,6 @@ class QueueRewrite(object):
                     compare = tempfile.TemporaryFile()
                 state, appended, manifest, problems = rewriter.run(out=compare)
             else:
-                if not os.path.isdir(os.path.dirname(os.path.abspath(self.dest))):
-                    self.fail('the directory of dest %s does not exist' % self.dest)
                 writer = AtomicFile(self.dest, like=self.path, commit=False)
                 with writer as out:
                     state, appended, manifest, problems = rewriter.run(out=out)
@@ -380,19 +386,37 @@ class QueueRewrite(object):
         for w in state.warnings:
             self.module.warn(w)
 
-        if not self.module.check_mode:
-            if changed:
-                if os.path.exists(self.dest) and not self.in_place and not (p['backup'] or p['force']):
-                    remove_quietly(tmp)
-                    self.fail('dest %s exists with other content; set backup=true to keep a copy of it, or '
-                              'force=true to replace it' % self.dest)
-                if p['backup'] and os.path.exists(self.dest):
-                    result['backup_file'] = self.module.backup_local(self.dest)
-                os.rename(tmp, self.dest)
-            else:
+        if changed and os.path.exists(self.dest) and not self.in_place and not (p['backup'] or p['force']):
+            remove_quietly(tmp)
+            self.fail('dest %s exists with other content; set backup=true to keep a copy of it, or '
+                      'force=true to replace it' % self.dest)
+        manifest_file = None
+        if p['manifest_dest']:
+            # staged before the log is replaced: a manifest that cannot be written leaves the log as it was
+            manifest_file = StagedFile(p['manifest_dest'], self.module.check_mode)
+            try:
+                with manifest_file as f:
+                    f.write(json.dumps(manifest, indent=1, sort_keys=True).encode('utf-8') + b'\n')
+            except (IOError, OSError) as e:
                 remove_quietly(tmp)
-            if p['manifest_dest']:
-                self.write_manifest(manifest)
+                self.fail('cannot write manifest_dest %s: %s' % (p['manifest_dest'], to_native(e)))
+            if manifest_file.changed:
+                result['changed'] = True
+        try:
+            if not self.module.check_mode:
+                if changed:
+                    if p['backup'] and os.path.exists(self.dest):
+                        result['backup_file'] = self.module.backup_local(self.dest)
+                    os.rename(tmp, self.dest)
+                    tmp = None
+                if manifest_file is not None and manifest_file.changed:
+                    manifest_file.commit(mode=0o644)
+        except (IOError, OSError) as e:
+            self.fail('cannot replace %s: %s' % (self.dest, to_native(e)))
+        finally:
+            remove_quietly(tmp)
+            if manifest_file is not None:
+                manifest_file.discard()
 
         manifest['file_count'] = len(manifest['files'])
         manifest['directory_count'] = len(manifest['directories'])
@@ -403,18 +427,6 @@ class QueueRewrite(object):
         if self.module._diff:
             result['diff'] = self.diff(state, appended)
         return result
-
-    def write_manifest(self, manifest):
-        data = json.dumps(manifest, indent=1, sort_keys=True).encode('utf-8') + b'\n'
-        dest = self.module.params['manifest_dest']
-        try:
-            with open(dest, 'rb') as f:
-                if f.read() == data:
-                    return
-        except (IOError, OSError):
-            pass
-        with AtomicFile(dest, mode=0o644) as f:
-            f.write(data)
 
     @staticmethod
     def diff(state, appended):

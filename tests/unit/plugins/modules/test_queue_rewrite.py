@@ -431,8 +431,6 @@ def test_manifest_dest_has_the_lists_that_return_manifest_false_leaves_out(work)
     assert len(written['files']) == 5 and len(written['directories']) == 5 and len(written['iwds']) == 4
 
 
-@pytest.mark.xfail(strict=True, reason='queue_rewrite writes manifest_dest but reports changed=false when the log '
-                                       'itself needed no change')
 def test_writing_a_new_manifest_dest_is_a_change(work):
     ok(rewrite(work.args()))
     path = os.path.join(work.root, 'manifest.json')
@@ -441,9 +439,6 @@ def test_writing_a_new_manifest_dest_is_a_change(work):
     assert r['changed'] is True
 
 
-@pytest.mark.xfail(strict=True, reason='queue_rewrite replaces the log first, then writes manifest_dest; when that '
-                                       'fails (here its directory is missing) an OSError escapes instead of '
-                                       'fail_json, and the log is already rewritten')
 def test_manifest_dest_that_cannot_be_written_fails_before_the_log_is_replaced(work):
     before = snapshot(work.root)
     missing = os.path.join(work.root, 'no-such-dir', 'manifest.json')
@@ -561,10 +556,7 @@ BAD_OPTIONS = [
 ]
 
 
-CHECK_MODE_MISSES = {
-    'dest-directory-missing': 'check mode reports changed=true for a dest whose directory does not exist, where the '
-                              'real run fails',
-}
+CHECK_MODE_MISSES = {}     # name -> reason: check mode cases that may not fail as the real run does
 
 
 def bad_option_cases():
@@ -652,8 +644,6 @@ def test_corrupt_record_in_the_middle_fails_naming_its_line(work, dest):
     assert snapshot(work.root) == before
 
 
-@pytest.mark.xfail(strict=True, reason='check mode reports changed=true where the real run refuses to replace an '
-                                       'existing dest with other content (no backup, no force)')
 def test_check_mode_tells_that_an_existing_dest_would_be_refused(work, other_dest):
     r = rewrite(work.args(dest=other_dest), check_mode=True)
     assert r.get('failed') is True and 'force=true' in r['msg']
