@@ -710,3 +710,27 @@ def test_path_ending_in_backslash_is_not_a_crash(write_log):
     except QueueLogError:
         return          # a clean error naming the file is fine
     assert b'Iwd "/sb/u/w"' in data
+
+
+# -- the way back: the returned log rewritten with the mapping reversed --------------------------------------
+
+def test_the_returned_log_maps_back_to_the_submit_side(sample, write_log):
+    """The site's final log rewritten with the reversed mapping gives every job its submit-side paths again
+    (the import merges Cmd, Out, Err, UserLog, TransferInput... into the home queue as they are)."""
+    spec = RewriteSpec(export_map(), original_iwds=ORIGINAL_IWDS)
+    _s, _a, _m, problems, there = rewrite(sample('export_two_clusters'), spec)
+    assert problems.count == 0
+    back_map = PathMap([{'from': SITE_HOME, 'to': HOME}])
+    state, appended, manifest, problems, back = rewrite(write_log(there), RewriteSpec(back_map))
+    assert problems.count == 0, problems.items
+    assert appended == []           # every moved ad already has SUBMIT_Iwd: it is not written twice
+    original = job_values(sample('export_two_clusters'))
+    returned = job_values(write_log(back))
+    for jid in EXPORT_JOBS:
+        expected = dict(original[jid])
+        if jid in ORIGINAL_IWDS:
+            expected['Iwd'] = ORIGINAL_IWDS[jid]     # the placeholder is gone for good
+        got = dict(returned[jid])
+        assert got.pop('SUBMIT_Iwd') == expected['Iwd']
+        assert got == expected, jid
+    assert not any(SB in str(v) for ad in returned.values() for v in ad.values())
