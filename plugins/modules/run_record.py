@@ -13,8 +13,8 @@ module: run_record
 short_description: Keep the progress of one Lumberjack round trip in a JSON record, so every phase runs once
 version_added: 0.1.0
 description:
-  - A round trip (export, stage in, launch, collect) can be interrupted anywhere: the controller killed, ssh
-    lost, a batch job still queued. Each phase writes what it did into a JSON record beside the export, on
+  - A round trip (export, stage in, launch, collect) can be interrupted anywhere (the controller killed, ssh
+    lost, a batch job still queued). Each phase writes what it did into a JSON record beside the export, on
     the schedd host; a re-run reads it and skips what is done, so nothing is exported, submitted or imported
     twice.
   - The record holds the run id and site it belongs to, the time each phase was first reached
@@ -222,6 +222,7 @@ class RunRecord(object):
             out['diff'] = dict(before=json.dumps(before, indent=1, sort_keys=True) + '\n' if before else '',
                                after=json.dumps(record, indent=1, sort_keys=True) + '\n' if record else '')
         return out
+
 
 def main():
     module = AnsibleModule(
