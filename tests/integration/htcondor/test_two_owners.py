@@ -103,15 +103,39 @@ def test_two_owners_share_one_site_queue(site):
             clusters[name] = home.submit(SUBMIT.format(work=work, count=count, code=code), name, cwd=work)
         common = {'condor_config': home.config_file}
 
+        # a held job keeps its whole cluster from being exported
+        second = users[1][0]
+        held = '%d.1' % clusters[second]
+        home.run(['condor_hold', held])
+        home.wait_for(lambda: home.jobs('JobStatus == 5'), timeout=60, what='the job to be held')
+        selection_args = dict(common, constraint='member(ClusterId, {%s})' % ', '.join(str(c) for c in clusters.values()))
+        r = runner.task('hepcloud.lumberjack.condor_queue_info', selection_args)
+        assert r['owners'][second]['blocked'] == {held: 'held'}
+        assert r['owners'][second]['exportable_clusters'] == []
+        home.run(['condor_release', held])
+        home.wait_for(lambda: not home.jobs('JobStatus == 5'), timeout=60, what='the job to be released')
+
+        # the selection, grouped per owner as an export takes it
+        r = runner.task('hepcloud.lumberjack.condor_queue_info', selection_args)
+        assert r['changed'] is False and r['jobs'] == 5 and r['clusters'] == sorted(clusters.values())
+        for name, dummy, dummy2 in users:
+            assert r['owners'][name]['exportable_clusters'] == [clusters[name]]
+            assert r['owners'][name]['blocked'] == {} and len(r['owners'][name]['jobs']) in (2, 3)
+        selection = r['owners']
+
         # one export per owner, each into its own directory
         exports = []
         for name, work, area in users:
             export_dir = os.path.join(area, 'export')
             r = runner.task('hepcloud.lumberjack.condor_export', dict(
-                common, cluster_ids=[clusters[name]], export_dir=export_dir, spool_dir='/scratch/site/spool'))
+                common, cluster_ids=selection[name]['exportable_clusters'], export_dir=export_dir,
+                spool_dir='/scratch/site/spool'))
             assert r['changed'] is True and r['owner'] == name
             assert r['original_iwds'] == dict((j, work) for j in r['jobs'])
             exports.append(r['log'])
+        r = runner.task('hepcloud.lumberjack.condor_queue_info', dict(common, cluster_ids=sorted(clusters.values()) + [999]))
+        assert r['missing_clusters'] == [999]
+        assert all(o['exported_clusters'] == o['clusters'] and o['exportable_clusters'] == [] for o in r['owners'].values())
 
         # one site queue
         site_dir = os.path.join(base, 'site')
