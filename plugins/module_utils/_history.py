@@ -18,7 +18,6 @@ import csv
 import datetime
 import io
 import json
-import os
 import re
 
 DEFAULT_COLUMNS = ['GlobalJobId', 'ClusterId', 'ProcId', 'Owner', 'QDate', 'JobStartDate', 'CompletionDate',

@@ -184,8 +184,8 @@ class Policy(object):
                               % (path, ', '.join(POLICY_KEYS), type(data).__name__))
         unknown = sorted(str(k) for k in data if k not in POLICY_KEYS)
         if unknown:
-            raise PolicyError('policy %s: unknown key %s (allowed: %s)' % (path, ', '.join(unknown),
-                                                                          ', '.join(POLICY_KEYS)))
+            raise PolicyError('policy %s: unknown key %s (allowed: %s)'
+                              % (path, ', '.join(unknown), ', '.join(POLICY_KEYS)))
         self.required = self._names(data, 'required')
         self.forbidden = self._names(data, 'forbidden')
         both = sorted(set(canonical(n) for n in self.required) & set(canonical(n) for n in self.forbidden))

@@ -260,8 +260,7 @@ class HistoryExport(object):
             ads = self.history('%s && (%s) && CompletionDate <= %d' % (self.base(), low, end))
             jobs = [self.job(ad) for ad in ads]
             jobs.sort(key=lambda j: (int(j.get('CompletionDate') or 0), str(j.get('GlobalJobId'))))
-            for job in jobs:
-                yield job
+            yield from jobs
             width = self.p['window_hours'] * 3600 if jobs else width * 2
             start = end
             first = False

@@ -198,6 +198,12 @@ EXPRESSION_COMMANDS = ('requirements', 'rank', 'periodic_hold', 'periodic_releas
 FILE_LIST_SEPARATORS = ','
 
 
+def consume(items):
+    """Read the queue items of a description to the end (a bad queue statement raises only then)."""
+    if items is not None:
+        list(items)
+
+
 def load_policy(path):
     """The Policy of a YAML file; PolicyError names the file (and line) on any problem."""
     try:
@@ -307,21 +313,14 @@ class SubmitCheck(object):
         Submit = self.htcondor.Submit
         try:
             submit = Submit(desc.text)
-            itemdata = submit.itemdata()
-            if itemdata is not None:
-                for _ in itemdata:
-                    pass
+            consume(submit.itemdata())
             return submit
         except Exception as e:  # pylint: disable=broad-except
             error = ' '.join(to_native(e).split())
         line = None
         for first, prefix in desc.prefixes():
             try:
-                s = Submit(prefix)
-                items = s.itemdata()
-                if items is not None:
-                    for _ in items:
-                        pass
+                consume(Submit(prefix).itemdata())
             except Exception:  # pylint: disable=broad-except
                 line = first
                 break

@@ -39,7 +39,8 @@ def test_rows_format_values():
     assert hist.csv_line(['a,b', 'c"d']) == '"a,b","c""d"\n'
 
 
-def write(path, rows, columns=COLUMNS):
+def write(path, rows, columns=None):
+    columns = columns or COLUMNS
     with open(str(path), 'w') as f:
         f.write(hist.csv_line(columns))
         for r in rows:
@@ -77,8 +78,8 @@ def test_state_remembers_the_last_second(tmp_path):
     path.write_text(s.text())
     back = hist.load_state(str(path))
     assert (back.last_completion, back.last_ids, back.rows) == (DAY1 + 5, ['b', 'c'], 3)
-    csv_path = write(tmp_path / 'jobs.csv', [job(1, 'a', DAY1, 1, 1, 0), job(2, 'a', DAY1 + 5, 1, 1, 0),
-                                              job(3, 'b', DAY1 + 5, 1, 1, 0)])
+    jobs = [job(1, 'a', DAY1, 1, 1, 0), job(2, 'a', DAY1 + 5, 1, 1, 0), job(3, 'b', DAY1 + 5, 1, 1, 0)]
+    csv_path = write(tmp_path / 'jobs.csv', jobs)
     rebuilt = hist.state_from_csv(csv_path, TIMES)
     assert (rebuilt.last_completion, rebuilt.last_ids, rebuilt.rows) == (DAY1 + 5, ['h#2.0#1', 'h#3.0#1'], 3)
 
@@ -116,6 +117,6 @@ def test_summary_per_user_per_day(tmp_path):
 
 
 def test_summary_needs_its_columns():
-    assert hist.missing_summary_columns(['GlobalJobId', 'CompletionDate']) == ['Owner', 'RemoteWallClockTime',
-                                                                             'RequestCpus']
+    missing = hist.missing_summary_columns(['GlobalJobId', 'CompletionDate'])
+    assert missing == ['Owner', 'RemoteWallClockTime', 'RequestCpus']
     assert hist.missing_summary_columns(COLUMNS) == []
