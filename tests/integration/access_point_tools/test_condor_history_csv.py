@@ -152,6 +152,12 @@ def test_history_csv_incremental(pool, users, runner, base):
     assert [row[6] for row in got[1:] if row[1] == bob.name] == ['0:1 3:1']
     assert r['summary'][0]['user'] in users_seen
 
+    # the same history reached as a remote schedd, through the collector, without the pool's configuration
+    remote = dict(condor_config='/dev/null', pool=pool.collector_host, schedd_name='ap@127.0.0.1',
+                  dest=os.path.join(out, 'remote.csv'))
+    r = runner.task(MODULE, remote, check_mode=True)
+    assert r['changed'] is True and r['appended'] == 4 and not os.path.exists(remote['dest'])
+
     # a second run: nothing new, nothing touched
     files = [dest, summary, dest + '.state.json']
     before = [(read_bytes(p), os.stat(p).st_mtime_ns, os.stat(p).st_ino) for p in files]
