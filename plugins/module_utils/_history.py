@@ -147,41 +147,53 @@ def iter_rows(path):
 
 # -- state ----------------------------------------------------------------------------------------------
 class State(object):
-    """Where the last run stopped: the highest CompletionDate written and the jobs written with it."""
+    """Where the last run stopped: the highest CompletionDate written, and the GlobalJobIds written with a
+    CompletionDate in the last `lookback` seconds before it (a job can reach the history a little after
+    jobs that completed later; those are found again by the next run and told apart by their id)."""
 
-    def __init__(self, last_completion=0, last_ids=None, rows=0):
+    def __init__(self, last_completion=0, recent=None, rows=0, lookback=0):
         self.last_completion = int(last_completion)
-        self.last_ids = sorted(set(last_ids or []))
-        self.rows = rows
+        self.recent = dict((str(k), int(v)) for k, v in (recent or {}).items())
+        self.rows = int(rows)
+        self.lookback = max(0, int(lookback))
+
+    @property
+    def floor(self):
+        """The earliest CompletionDate the next run looks at again."""
+        return self.last_completion - self.lookback
 
     def as_dict(self):
         return dict(version=STATE_VERSION, last_completion=self.last_completion,
-                    last_completion_iso=iso(self.last_completion), last_job_ids=self.last_ids, rows=self.rows)
+                    last_completion_iso=iso(self.last_completion), lookback=self.lookback,
+                    recent_jobs=self.recent, rows=self.rows)
 
     def text(self):
         return json.dumps(self.as_dict(), indent=2, sort_keys=True) + '\n'
 
     def add(self, completion, job_id):
         completion = int(completion)
+        self.recent[str(job_id)] = completion
         if completion > self.last_completion:
             self.last_completion = completion
-            self.last_ids = [job_id]
-        elif completion == self.last_completion and job_id not in self.last_ids:
-            self.last_ids = sorted(self.last_ids + [job_id])
         self.rows += 1
+        if len(self.recent) > 1024 and len(self.recent) % 1024 == 0:
+            self.prune()
+
+    def prune(self):
+        floor = self.floor
+        self.recent = dict((k, v) for k, v in self.recent.items() if v >= floor)
+
+    def seen(self, job_id):
+        return str(job_id) in self.recent
 
     def constraint(self):
-        """ClassAd constraint for the jobs not written yet."""
+        """ClassAd constraint of the jobs the next run reads (those already written are skipped by id)."""
         if not self.last_completion:
             return None
-        if not self.last_ids:
-            return 'CompletionDate > %d' % self.last_completion
-        ids = ', '.join(json.dumps(i) for i in self.last_ids)
-        return ('(CompletionDate > %d || (CompletionDate == %d && !member(GlobalJobId, {%s})))'
-                % (self.last_completion, self.last_completion, ids))
+        return 'CompletionDate >= %d' % self.floor
 
 
-def load_state(path):
+def load_state(path, lookback):
     with open(path) as f:
         try:
             data = json.load(f)
@@ -191,14 +203,20 @@ def load_state(path):
         raise HistoryError('state file %s is not a state file of this module (version %s): remove it; it is '
                            'rebuilt from the CSV' % (path, STATE_VERSION))
     try:
-        return State(data['last_completion'], data.get('last_job_ids') or [], data.get('rows', 0))
-    except (KeyError, TypeError, ValueError):
-        raise HistoryError('state file %s lacks last_completion: remove it; it is rebuilt from the CSV' % path)
+        state = State(data['last_completion'], data.get('recent_jobs') or {}, data.get('rows', 0), lookback)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise HistoryError('state file %s lacks last_completion or recent_jobs: remove it; it is rebuilt from '
+                           'the CSV' % path)
+    if lookback > int(data.get('lookback') or 0):
+        # a longer lookback than the ids were kept for: rebuild from the CSV to know them all
+        return None
+    state.prune()
+    return state
 
 
-def state_from_csv(path, time_columns):
+def state_from_csv(path, time_columns, lookback):
     """The state of a jobs CSV, read from the file itself (when the state file is missing)."""
-    state = State()
+    state = State(lookback=lookback)
     for r in iter_rows(path):
         if 'CompletionDate' not in r or 'GlobalJobId' not in r:
             raise HistoryError('%s has no CompletionDate or GlobalJobId column: the incremental export needs both'
@@ -206,6 +224,7 @@ def state_from_csv(path, time_columns):
         value = r['CompletionDate']
         completion = parse_time(value) if 'CompletionDate' in time_columns else int(float(value or 0))
         state.add(completion, r['GlobalJobId'])
+    state.prune()
     return state
 
 

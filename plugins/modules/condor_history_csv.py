@@ -14,11 +14,11 @@ short_description: Export the finished jobs of an HTCondor schedd's history as C
 version_added: 0.1.0
 description:
   - Reads the job history of a local or remote condor_schedd (C(htcondor2.Schedd.history)) and appends the
-    completed jobs (C(JobStatus == 4)) that are not in O(dest) yet to it, one row per job, in
-    C(CompletionDate) order, with the O(columns) as columns. Time attributes are written as ISO 8601 UTC.
+    completed jobs (C(JobStatus == 4)) that are not in O(dest) yet to it, one row per job, with the
+    O(columns) as columns. Time attributes are written as ISO 8601 UTC.
   - "Incremental: a state file beside O(dest) remembers the last C(CompletionDate) written and the
-    C(GlobalJobId)s written with it, so each run appends only newer jobs. A run that finds nothing new
-    changes no file and reports C(changed: false)."
+    C(GlobalJobId)s written in the O(lookback_seconds) before it, so each run appends only the jobs not
+    written yet. A run that finds nothing new changes no file and reports C(changed: false)."
   - The history is read in time windows (O(window_hours)), one query per window, so only one window of jobs
     is held in memory; the rows are written to a temporary copy of O(dest) that replaces it atomically.
   - With O(summary_dest), a summary CSV per day (of C(CompletionDate), UTC) and user (C(Owner)) is
@@ -95,6 +95,14 @@ options:
       - Path of a PNG chart of the core-hours per user per day, redrawn when the summary changes or the
         chart is missing. Needs the Python package matplotlib on the host that runs the module.
     type: path
+  lookback_seconds:
+    description:
+      - A job reaches the history when it leaves the queue, which can be a little after jobs that completed
+        later. Each run reads again the jobs completed up to this many seconds before the last
+        C(CompletionDate) written, and appends those it has not written yet; the state file keeps the
+        C(GlobalJobId)s of that span.
+    type: int
+    default: 600
   window_hours:
     description:
       - Width of the time window each history query covers. A window with no job doubles the next one.
@@ -103,9 +111,11 @@ options:
 requirements:
   - matplotlib, only with O(chart_dest).
 notes:
-  - A job is exported once its C(CompletionDate) is in the history. A job that leaves the queue long after
-    it completed (for example with C(LeaveJobInQueue)) after a later job was already exported is not
-    exported by later runs; run the export after such jobs left the queue.
+  - A job that reaches the history more than O(lookback_seconds) after a later-completed job was exported
+    (for example one kept in the queue with C(LeaveJobInQueue)) is not exported by later runs; raise
+    O(lookback_seconds) for such jobs.
+  - Rows are appended in the order they are found, by C(CompletionDate) within a run; a job found by the
+    lookback comes after the rows of the previous run.
   - Jobs removed (C(JobStatus == 3)) are not exported.
 seealso:
   - name: condor_history
@@ -210,6 +220,8 @@ class HistoryExport(object):
                           'chart_dest' % ', '.join(missing))
         if p['window_hours'] < 1:
             self.fail('window_hours must be at least 1')
+        if p['lookback_seconds'] < 0:
+            self.fail('lookback_seconds must not be negative')
         if p['chart_dest']:
             try:
                 import matplotlib  # pylint: disable=import-outside-toplevel,unused-import # noqa: F401
@@ -265,6 +277,12 @@ class HistoryExport(object):
             start = end
             first = False
 
+    def new_jobs(self, state, lower_expr, lower, upper):
+        """The jobs of the windows that are not written yet (the lookback finds written ones again)."""
+        for job in self.windows(lower_expr, lower, upper):
+            if not state.seen(job.get('GlobalJobId')):
+                yield job
+
     def job(self, ad):
         job = {}
         for attr in self.projection:
@@ -301,15 +319,18 @@ class HistoryExport(object):
             except (IOError, OSError, UnicodeDecodeError) as e:
                 self.fail('dest %s cannot be read: %s' % (dest, to_native(e)))
         state = None
+        lookback = p['lookback_seconds']
         try:
             if os.path.exists(state_path) and exists:
-                state = hist.load_state(state_path)
-            elif exists:
-                state = hist.state_from_csv(dest, self.time_columns)
-                if state.rows:
+                state = hist.load_state(state_path, lookback)
+                if state is None:
+                    self.module.warn('lookback_seconds grew: the state is rebuilt from %s' % dest)
+            if state is None and exists:
+                state = hist.state_from_csv(dest, self.time_columns, lookback)
+                if state.rows and not os.path.exists(state_path):
                     self.module.warn('state file %s is missing: rebuilt from %s (%d rows)'
                                      % (state_path, dest, state.rows))
-            elif os.path.exists(state_path):
+            elif not exists and os.path.exists(state_path):
                 self.module.warn('state file %s belongs to a CSV that is gone (%s): starting afresh'
                                  % (state_path, dest))
         except hist.HistoryError as e:
@@ -319,18 +340,19 @@ class HistoryExport(object):
                       % (dest, to_native(e)))
         if state is None or not state.last_completion:
             rows_before = state.rows if state else 0
-            state = hist.State(rows=rows_before)
+            state = hist.State(rows=rows_before, lookback=lookback)
             if self.since is not None:
                 lower_expr, lower = 'CompletionDate >= %d' % self.since, self.since - 1
             else:
                 lower_expr, lower = None, None
         else:
-            lower_expr, lower = state.constraint(), state.last_completion - 1
+            lower_expr, lower = state.constraint(), state.floor - 1
 
         upper = int(time.time())
         appended, written = self.append(dest, has_header, exists, state, lower_expr, lower, upper)
         result.update(appended=appended, rows=state.rows, last_completion=hist.iso(state.last_completion))
         result['changed'] = written
+        state.prune()
         new_state = state.text()
         if _read(state_path) != new_state:
             result['changed'] = True
@@ -347,7 +369,7 @@ class HistoryExport(object):
         Returns (jobs appended, whether dest is (or would be) written)."""
         count = 0
         if self.module.check_mode:
-            for job in self.windows(lower_expr, lower, upper):
+            for job in self.new_jobs(state, lower_expr, lower, upper):
                 state.add(job.get('CompletionDate') or 0, str(job.get('GlobalJobId')))
                 count += 1
             return count, bool(count) or not has_header
@@ -359,7 +381,7 @@ class HistoryExport(object):
                         shutil.copyfileobj(f, out)
                 if not has_header:
                     out.write(hist.csv_line(self.columns))
-                for job in self.windows(lower_expr, lower, upper):
+                for job in self.new_jobs(state, lower_expr, lower, upper):
                     out.write(hist.csv_line(hist.row(job, self.columns, self.time_columns)))
                     state.add(job.get('CompletionDate') or 0, str(job.get('GlobalJobId')))
                     count += 1
@@ -453,6 +475,7 @@ def main():
             summary_dest=dict(type='path'),
             chart_dest=dict(type='path'),
             window_hours=dict(type='int', default=24),
+            lookback_seconds=dict(type='int', default=600),
         ),
         supports_check_mode=True,
     )

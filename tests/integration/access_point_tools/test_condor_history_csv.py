@@ -96,6 +96,10 @@ def read_bytes(path):
 def test_history_csv_incremental(pool, users, runner, base):
     alice, bob = users
     clusters = [submit(pool, alice, 0, 2), submit(pool, bob, 3, 1), submit(pool, bob, 0, 1)]
+    # and one that stays in the queue once completed, to reach the history after later jobs
+    late = pool.submit(SUBMIT.format(exe=os.path.join(bob.home, 'hist/job.sh'), code=0, count=1)
+                       .replace('queue 1', 'leave_in_queue = true\nqueue 1'), bob.name,
+                       cwd=os.path.join(bob.home, 'hist'))
     wait_in_history(pool, clusters, 4)
     out = os.path.join(base, 'accounting')
     os.mkdir(out)
@@ -186,6 +190,19 @@ def test_history_csv_incremental(pool, users, runner, base):
     r = runner.task(MODULE, args)
     assert r['appended'] == 0 and r['rows'] == 5 and read_bytes(dest) == after
     assert any('rebuilt' in str(w) for w in r.get('warnings', []))
+
+    # the kept job is released: it reaches the history after jobs that completed later, and is appended
+    pool.wait_for(lambda: [j['JobStatus'] for j in pool.jobs('ClusterId == %d' % late)] == ['4'], timeout=240,
+                  what='the kept job to complete')
+    pool.run(['condor_qedit', str(late), 'LeaveJobInQueue', 'false'])
+    wait_in_history(pool, [late], 1)
+    r = runner.task(MODULE, args)
+    assert r['appended'] == 1 and r['rows'] == 6
+    rows = read_csv(dest)
+    assert rows[-1][1] == str(late) and rows[-1][6] < rows[-2][6]     # completed before the row above it
+    assert len(set(row[0] for row in rows[1:])) == 6
+    r = runner.task(MODULE, args)
+    assert r['changed'] is False and r['appended'] == 0
 
 
 def test_history_csv_refuses_other_columns(pool, runner, base):

@@ -65,34 +65,42 @@ def test_header_must_match(tmp_path):
     assert hist.check_header(str(empty), COLUMNS) is False
 
 
-def test_state_remembers_the_last_second(tmp_path):
-    s = hist.State()
+def test_state_remembers_the_jobs_of_the_lookback(tmp_path):
+    s = hist.State(lookback=10)
     assert s.constraint() is None
     s.add(DAY1, 'a')
     s.add(DAY1 + 5, 'b')
-    s.add(DAY1 + 5, 'c')
-    assert (s.last_completion, s.last_ids, s.rows) == (DAY1 + 5, ['b', 'c'], 3)
-    assert s.constraint() == ('(CompletionDate > %d || (CompletionDate == %d && !member(GlobalJobId, {"b", "c"})))'
-                              % (DAY1 + 5, DAY1 + 5))
+    s.add(DAY1 + 20, 'c')
+    s.add(DAY1 + 20, 'd')
+    assert (s.last_completion, s.rows, s.floor) == (DAY1 + 20, 4, DAY1 + 10)
+    s.prune()
+    assert s.recent == {'c': DAY1 + 20, 'd': DAY1 + 20}
+    assert s.constraint() == 'CompletionDate >= %d' % (DAY1 + 10)
+    assert s.seen('c') and not s.seen('b')
     path = tmp_path / 'state.json'
     path.write_text(s.text())
-    back = hist.load_state(str(path))
-    assert (back.last_completion, back.last_ids, back.rows) == (DAY1 + 5, ['b', 'c'], 3)
+    back = hist.load_state(str(path), 10)
+    assert (back.last_completion, back.recent, back.rows) == (DAY1 + 20, s.recent, 4)
+    assert back.text() == s.text()
+    # a shorter lookback forgets more; a longer one cannot be served from the state
+    assert hist.load_state(str(path), 0).recent == s.recent
+    assert hist.load_state(str(path), 60) is None
     jobs = [job(1, 'a', DAY1, 1, 1, 0), job(2, 'a', DAY1 + 5, 1, 1, 0), job(3, 'b', DAY1 + 5, 1, 1, 0)]
     csv_path = write(tmp_path / 'jobs.csv', jobs)
-    rebuilt = hist.state_from_csv(csv_path, TIMES)
-    assert (rebuilt.last_completion, rebuilt.last_ids, rebuilt.rows) == (DAY1 + 5, ['h#2.0#1', 'h#3.0#1'], 3)
+    rebuilt = hist.state_from_csv(csv_path, TIMES, 0)
+    assert (rebuilt.last_completion, sorted(rebuilt.recent), rebuilt.rows) == (DAY1 + 5, ['h#2.0#1', 'h#3.0#1'], 3)
+    assert len(hist.state_from_csv(csv_path, TIMES, 5).recent) == 3
 
 
 def test_bad_state_files_say_what_to_do(tmp_path):
     path = tmp_path / 'state.json'
     path.write_text('{not json')
     with pytest.raises(hist.HistoryError) as e:
-        hist.load_state(str(path))
+        hist.load_state(str(path), 0)
     assert 'remove it' in str(e.value)
     path.write_text('{"version": 99}')
     with pytest.raises(hist.HistoryError):
-        hist.load_state(str(path))
+        hist.load_state(str(path), 0)
 
 
 def test_summary_per_user_per_day(tmp_path):
