@@ -10,8 +10,9 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
-    # Options shared by the modules that talk to a condor_schedd (plugins/module_utils/_schedd.py).
-    DOCUMENTATION = r'''
+    # Options shared by the modules that talk to a condor_schedd (plugins/module_utils/_schedd.py):
+    # hepcloud.lumberjack._schedd.connection. DOCUMENTATION adds the notes of the Lumberjack export and import.
+    CONNECTION = r'''
 options:
   schedd_name:
     description:
@@ -34,8 +35,16 @@ options:
   token_dir:
     description:
       - Directory of IDTOKEN files to authenticate with (C(SEC_TOKEN_DIRECTORY)).
-      - When a token is given (here or in O(idtoken)) the client offers only IDTOKENS authentication, so
-        the schedd acts for the token's identity and not for the local Unix user.
+      - When a token is given (here, in O(token_file) or in O(idtoken)) the client offers only IDTOKENS
+        authentication, so the schedd acts for the token's identity and not for the local Unix user.
+      - Every file in the directory must be readable by its owner only (mode C(0600)).
+    type: path
+  token_file:
+    description:
+      - A file holding one IDTOKEN to authenticate with (such as C(~/.condor/tokens.d/NAME)).
+      - It must be readable by its owner only (mode C(0600)); a token file that other users may read is
+        refused. The token is copied into a private temporary directory for the run, so no other token of
+        the user is offered.
     type: path
   idtoken:
     description:
@@ -51,6 +60,9 @@ options:
 requirements:
   - The PyPI package C(htcondor) (module C(htcondor2)), version 24 or later, on the managed host, in the
     Python that runs the module.
+'''
+
+    DOCUMENTATION = CONNECTION + r'''
 notes:
   - The module runs on the host of the schedd. The export and import directories are read and written there,
     by the schedd itself acting as the job owner.
