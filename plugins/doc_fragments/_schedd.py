@@ -37,7 +37,7 @@ options:
       - Directory of IDTOKEN files to authenticate with (C(SEC_TOKEN_DIRECTORY)).
       - When a token is given (here, in O(token_file) or in O(idtoken)) the client offers only IDTOKENS
         authentication, so the schedd acts for the token's identity and not for the local Unix user.
-      - Every file in the directory must be readable by its owner only (mode C(0600)).
+      - Files in it that other users may read are reported in a warning; make them private (C(chmod 600)).
     type: path
   token_file:
     description:

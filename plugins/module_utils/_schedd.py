@@ -197,10 +197,10 @@ class ScheddClient(object):
         elif token_dir:
             if not os.path.isdir(token_dir):
                 self.fail('token_dir %s is not a directory' % token_dir)
-            for name in sorted(os.listdir(token_dir)):
-                path = os.path.join(token_dir, name)
-                if os.path.isfile(path):
-                    self._check_private(path)
+            exposed = [name for name in sorted(os.listdir(token_dir)) if _exposed(os.path.join(token_dir, name))]
+            if exposed:
+                self.warn('token_dir %s holds files other users may read (%s): an IDTOKEN is a password; make them '
+                          'private with chmod 600' % (token_dir, ', '.join(exposed)))
         if token_dir:
             env['_CONDOR_SEC_TOKEN_DIRECTORY'] = token_dir
             # offer only the token: on the schedd's own host FS would win and authenticate the Unix user
@@ -211,8 +211,8 @@ class ScheddClient(object):
 
     def _check_private(self, path):
         """Refuse a token file that other users may read (an IDTOKEN is a password)."""
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        if mode & 0o077:
+        if _exposed(path):
+            mode = stat.S_IMODE(os.stat(path).st_mode)
             self.fail('token file %s has mode %04o: other users may read it. An IDTOKEN is a password; make it '
                       'private with: chmod 600 %s' % (path, mode, path))
 
@@ -371,6 +371,15 @@ def explain(text):
         if needle.lower() in text.lower():
             return '%s (%s)' % (why, text)
     return text
+
+
+def _exposed(path):
+    """True for a regular file that users other than its owner may read or write."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o077)
 
 
 def _text(e):
