@@ -96,7 +96,8 @@ options:
       - OAuth services (such as V(scitokens) or V(rdrive)) for which the access point's condor_credd must
         hold a credential of the user before the jobs are submitted, else the jobs go on hold with C(Job
         credentials not available). For every service without one, an empty credential is stored
-        (C(Credd.add_user_service_cred)); a credential that is there is left alone.
+        (C(Credd.add_user_service_cred), an access token, not a refresh token: the credd writes
+        E(SERVICE.use)); a credential that is there is left alone.
       - A service may be given as C(SERVICE*HANDLE) for a credential with a handle.
     type: list
     elements: str
@@ -276,6 +277,9 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._schedd import
 MIN_POLL = 30
 DONE = (3, 4)          # removed, completed
 HELD = 5
+# A spooled job is held with this code until the schedd has its input files (HoldReasonCode SpoolingInput):
+# not a hold to stop waiting for.
+SPOOLING_INPUT = 16
 COMPLETED = 4
 REMOVED = 3
 JOB_ATTRS = ['ClusterId', 'ProcId', 'Owner', 'JobStatus', 'JobBatchName', 'ExitCode', 'ExitBySignal',
@@ -313,6 +317,10 @@ def job_record(ad):
     return job
 
 
+def is_spooling(job):
+    return job['status_code'] == HELD and job.get('hold_reason_code') == SPOOLING_INPUT
+
+
 def id_sort_key(job_id):
     cluster, proc = job_id.split('.')
     return int(cluster), int(proc)
@@ -326,6 +334,7 @@ class JobManager(object):
         self.check_mode = client.module.check_mode
         self.identity = None
         self.owner = None
+        self.changed = False
         interval = self.p['poll_interval']
         if interval < MIN_POLL and not self.p['poll_interval_force']:
             client.warn('poll_interval %d is under %d seconds: raised to %d (access points ask not to be polled '
@@ -334,6 +343,7 @@ class JobManager(object):
         self.poll_interval = max(1, interval)
 
     def fail(self, msg, **kwargs):
+        kwargs.setdefault('changed', self.changed)
         self.client.fail(msg, identity=self.identity, **kwargs)
 
     # -- the batch in the queue ---------------------------------------------------------------------------
@@ -371,7 +381,7 @@ class JobManager(object):
         while True:
             jobs = [j for j in self.batch_jobs() if j['job_id'] in wanted]
             gone = sorted(wanted - set(j['job_id'] for j in jobs), key=id_sort_key)
-            open_jobs = [j for j in jobs if j['status_code'] not in DONE + (HELD,)]
+            open_jobs = [j for j in jobs if j['status_code'] not in DONE + (HELD,) or is_spooling(j)]
             if not open_jobs:
                 jobs += self.history_jobs(gone)
                 return sorted(jobs, key=lambda j: id_sort_key(j['job_id']))
@@ -383,7 +393,7 @@ class JobManager(object):
             time.sleep(self.poll_interval)
 
     def check_held(self, jobs, out):
-        held = [j for j in jobs if j['status_code'] == HELD]
+        held = [j for j in jobs if j['status_code'] == HELD and not is_spooling(j)]
         if held:
             out['failed'] = True
             out['msg'] = 'jobs of batch %s are held: %s. Fix the cause, then release them (condor_release) or ' \
@@ -412,12 +422,17 @@ class JobManager(object):
                 (' ' + self.p['credd_name']) if self.p['credd_name'] else '', _text(e)))
 
     def has_cred(self, credd, service, handle):
+        """Whether the credd holds a credential of the user for the service (and handle)."""
         h = self.client.htcondor
         try:
             answer = credd.query_user_service_cred(h.CredType.OAuth, service, handle)
-        except Exception:  # pylint: disable=broad-except
-            return False
-        return bool(answer)
+        except Exception as e:  # pylint: disable=broad-except
+            if 'parsing credential' in _text(e):
+                return True          # there is one, refresh-style and not JSON: the credd's to deal with
+            self.fail('asking the credd for the %s credential failed: %s' % (service, _text(e)))
+        # the answer is a ClassAd in the old syntax: fully_qualified_user, and one attribute per credential
+        names = set(line.split('=', 1)[0].strip().lower() for line in (answer or '').splitlines() if '=' in line)
+        return (service + ('_' + handle if handle else '')).lower() in names
 
     def ensure_oauth(self):
         services = self.p['oauth_services']
@@ -434,7 +449,8 @@ class JobManager(object):
             if self.check_mode:
                 continue
             try:
-                credd.add_user_service_cred(h.CredType.OAuth, b'', service, handle or None)
+                credd.add_user_service_cred(h.CredType.OAuth, b'', service, handle or None, refresh=False)
+                self.changed = True
             except Exception as e:  # pylint: disable=broad-except
                 self.fail('storing an empty OAuth credential for service %s in the credd failed: %s' % (entry, _text(e)))
         return stored
@@ -544,6 +560,7 @@ class JobManager(object):
                 result = schedd.submit(sub, **kwargs)
             except Exception as e:  # pylint: disable=broad-except
                 self.fail('submitting batch %s failed: %s' % (self.p['batch_name'], _text(e)))
+            self.changed = True
             cluster = int(result.cluster())
             first = int(result.first_proc())
             n = int(result.num_procs())
@@ -556,6 +573,7 @@ class JobManager(object):
                               cluster_id=cluster)
         finally:
             os.chdir(cwd)
+        self.changed = True
         out['submitted'] = n
         ids = ['%d.%d' % (cluster, first + i) for i in range(n)]
         if self.p['wait']:
@@ -591,6 +609,7 @@ class JobManager(object):
             schedd.retrieve(ids)
         except Exception as e:  # pylint: disable=broad-except
             self.fail('retrieving the outputs of %s failed: %s' % (', '.join(ids), _text(e)))
+        self.changed = True
         try:
             schedd.edit(ids, 'LeaveJobInQueue', 'false')
         except Exception as e:  # pylint: disable=broad-except

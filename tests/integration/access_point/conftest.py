@@ -74,9 +74,19 @@ def ap(ap_user):
     os.chmod(a.home, 0o755)
     a.base = tempfile.mkdtemp(prefix='ljtest-ap-', dir='/tmp')
     os.chmod(a.base, 0o755)
-    a.pool = PersonalPool(os.path.join(a.base, 'ap'), name='ap')
+    a.oauth_dir = os.path.join(a.base, 'ap', 'local', 'oauth_credentials')
+    a.pool = PersonalPool(os.path.join(a.base, 'ap'), name='ap',
+                          daemons=('COLLECTOR', 'NEGOTIATOR', 'SCHEDD', 'STARTD', 'CREDD'),
+                          config={'SEC_CREDENTIAL_DIRECTORY_OAUTH': a.oauth_dir})
     try:
+        a.pool.prepare()
+        # the credd's OAuth directory: root's, the daemon group may enter (as an HTCondor package sets it up)
+        os.mkdir(a.oauth_dir)
+        os.chown(a.oauth_dir, 0, pwd.getpwnam(a.pool.condor_user).pw_gid)
+        os.chmod(a.oauth_dir, 0o2770)
         a.pool.start()
+        a.pool.wait_for(lambda: a.pool.run(['condor_status', '-any', '-constraint', 'MyType == "CredD"', '-af', 'Name'],
+                                           check=False).stdout.strip(), timeout=60, what='the credd in the collector')
         # the token, minted by the access point for the user, in the user's own tokens directory
         a.token = a.pool.run(['condor_token_create', '-identity', '%s@%s' % (a.user, a.pool.uid_domain)]).stdout.strip()
         tokens = os.path.join(a.home, '.condor', 'tokens.d')

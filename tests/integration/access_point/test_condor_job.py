@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import stat
 
 import pytest
 
@@ -165,3 +166,34 @@ def test_without_a_token_the_schedd_does_not_know_the_user(ap):
     assert 'authenticat' in r['msg'] or 'WRITE' in r['msg'], r['msg']
     assert queue(ap, 'anonymous') == []
 
+
+
+def test_oauth_services_get_an_empty_credential(ap):
+    """The access point's real condor_credd gets an empty OAuth credential of the user, once.
+
+    Whether a job that uses the service then runs is not checked: with this HTCondor build the starter of
+    the test pool cannot decode an empty credential the shadow sends it ("Failed to decode credential sent
+    by shadow!"), so such a job would go back to idle forever here."""
+    batch = 'oauth'
+    submit = args_for(ap, batch_name=batch, description=description(), submit_dir=ap.work,
+                      oauth_services=['rdrive', 'scitokens*ap'])
+    creds = os.path.join(ap.oauth_dir, ap.user)
+
+    r = ap.runner.task(MODULE, submit, become_user=ap.user, check_mode=True)
+    assert r['oauth_stored'] == ['rdrive', 'scitokens*ap']
+    assert not os.path.exists(os.path.join(creds, 'rdrive.use'))
+
+    # waiting right after a spooled submit: the job is held for its input files first, which is not a hold
+    r = ap.runner.task(MODULE, dict(submit, wait=True), become_user=ap.user)
+    assert r['changed'] is True and r['oauth_stored'] == ['rdrive', 'scitokens*ap']
+    assert [(j['status'], j['exit_code']) for j in r['jobs']] == [('completed', 0)]
+    for name in ('rdrive.use', 'scitokens_ap.use'):
+        path = os.path.join(creds, name)
+        st = os.stat(path)
+        assert (st.st_size, st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o600), name
+
+    # the credentials are there: another batch stores nothing
+    r = ap.runner.task(MODULE, dict(submit, batch_name='oauth-again'), become_user=ap.user, check_mode=True)
+    assert r['oauth_stored'] == []
+    r = ap.runner.task(MODULE, args_for(ap, batch_name=batch, state='absent'), become_user=ap.user)
+    assert r['removed'] == r['job_ids'] and len(r['removed']) == 1
