@@ -634,7 +634,12 @@ class JobManager(object):
         if ad.get('TotalSuccess', len(ids)) < len(ids):
             self.fail('the schedd removed %s of %d jobs of batch %s: %s' % (ad.get('TotalSuccess'), len(ids),
                                                                            self.p['batch_name'], ad), result=ad)
-        return self.result(self.batch_jobs(), out, changed=True, msg='removed %s' % ', '.join(ids))
+        self.changed = True
+        for job in jobs:          # as removed; the schedd may have let them leave the queue already
+            job.update(status_code=REMOVED, status=status_name(REMOVED))
+            job.pop('hold_reason', None)
+            job.pop('hold_reason_code', None)
+        return self.result(jobs, out, changed=True, msg='removed %s' % ', '.join(ids))
 
     def result(self, jobs, out, changed, msg):
         ids = [j['job_id'] for j in jobs]
