@@ -70,7 +70,7 @@ options:
     type: path
   submit_dir:
     description:
-      - The submit directory: relative paths of the description are relative to it, it becomes the jobs'
+      - The submit directory. Relative paths of the description are relative to it, it becomes the jobs'
         C(Iwd), and O(state=retrieved) fetches the outputs into it.
       - Defaults to the directory of O(submit_file). Required with O(description).
     type: path
@@ -96,7 +96,7 @@ options:
       - OAuth services (such as V(scitokens) or V(rdrive)) for which the access point's condor_credd must
         hold a credential of the user before the jobs are submitted, else the jobs go on hold with C(Job
         credentials not available). For every service without one, an empty credential is stored
-        (C(Credd.add_user_service_cred), an access token, not a refresh token: the credd writes
+        (C(Credd.add_user_service_cred), an access token, not a refresh token, which the credd writes as
         E(SERVICE.use)); a credential that is there is left alone.
       - A service may be given as C(SERVICE*HANDLE) for a credential with a handle.
     type: list
@@ -132,6 +132,8 @@ options:
 notes:
   - The jobs are selected by O(batch_name) and by the user the schedd authenticates the module as (the
     identity of the token), so another user's batch of the same name is never touched.
+  - Idempotence holds while the batch is in the queue. Once its jobs have left it (retrieved, or
+    completed without spool, or removed), O(state=present) submits the batch again.
   - A held job ends the wait; the module then fails with the hold reasons, and the jobs stay in the queue
     for the user to release or remove (O(state=absent)).
 seealso:
@@ -409,8 +411,8 @@ class JobManager(object):
                 ad = collector.locate(h.DaemonType.Credd, self.p['credd_name'])
             else:
                 machine = self.client.location.get('Machine')
-                ads = collector.query(h.AdType.Credd, projection=['Name', 'Machine', 'MyAddress', 'CondorVersion',
-                                                                   'AddressV1', 'CondorPlatform'])
+                projection = ['Name', 'Machine', 'MyAddress', 'CondorVersion', 'AddressV1', 'CondorPlatform']
+                ads = collector.query(h.AdType.Credd, projection=projection)
                 ads = [a for a in ads if a.get('Machine') == machine] or list(ads)
                 if not ads:
                     self.fail('oauth_services needs the condor_credd of the access point, and the collector lists '
@@ -632,8 +634,8 @@ class JobManager(object):
         except Exception as e:  # pylint: disable=broad-except
             self.fail('removing %s failed: %s' % (', '.join(ids), _text(e)))
         if ad.get('TotalSuccess', len(ids)) < len(ids):
-            self.fail('the schedd removed %s of %d jobs of batch %s: %s' % (ad.get('TotalSuccess'), len(ids),
-                                                                           self.p['batch_name'], ad), result=ad)
+            self.fail('the schedd removed %s of %d jobs of batch %s: %s'
+                      % (ad.get('TotalSuccess'), len(ids), self.p['batch_name'], ad), result=ad)
         self.changed = True
         for job in jobs:          # as removed; the schedd may have let them leave the queue already
             job.update(status_code=REMOVED, status=status_name(REMOVED))

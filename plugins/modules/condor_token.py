@@ -16,7 +16,7 @@ description:
   - Stores an IDTOKEN, readable by its owner only (mode C(0600)), as E(~/.condor/tokens.d/NAME) (or in
     O(tokens_dir)), where HTCondor tools and M(hepcloud.lumberjack.condor_job) (option C(token_file)) find it.
   - The token is given by value (O(token)), or fetched from the access point over ssh
-    (O(access_point)): C(condor_token_fetch) runs there as the ssh user, who is authenticated by the access
+    (O(access_point)). C(condor_token_fetch) runs there as the ssh user, who is authenticated by the access
     point's own means, and prints a token for that user.
   - Idempotent. A given O(token) equal to the stored one changes nothing. A token fetched over ssh is
     fetched only when there is no stored token, when the stored one has expired (or expires within
@@ -56,7 +56,7 @@ options:
     type: str
   access_point:
     description:
-      - Where to fetch the token: an ssh destination (C(host) or C(user@host)) on which C(condor_token_fetch)
+      - Where to fetch the token from, an ssh destination (C(host) or C(user@host)) on which C(condor_token_fetch)
         runs.
     type: str
   ssh_args:
@@ -172,6 +172,7 @@ scope:
 import base64
 import json
 import os
+import pwd
 import shlex
 import stat
 import time
@@ -223,7 +224,7 @@ class TokenManager(object):
         name = self.p['name']
         if not name or '/' in name or name in ('.', '..'):
             module.fail_json(msg='name %r must be a plain file name (the token file in the tokens directory)' % name)
-        self.tokens_dir = self.p['tokens_dir'] or os.path.expanduser('~/.condor/tokens.d')
+        self.tokens_dir = self.p['tokens_dir'] or os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, '.condor', 'tokens.d')
         self.path = os.path.join(self.tokens_dir, name)
 
     def fail(self, msg):
@@ -269,9 +270,9 @@ class TokenManager(object):
         lines = token_lines(out)
         if rc != 0:
             self.fail('fetching a token from %s failed: %s exited with %d: %s. Check that ssh %s works without a '
-                      'password and that %s runs there' % (p['access_point'], ' '.join(remote[:1]), rc,
-                                                             err.strip()[-500:] or 'no message', p['access_point'],
-                                                             p['fetch_command']))
+                      'password and that %s runs there'
+                      % (p['access_point'], remote[0], rc, err.strip()[-500:] or 'no message', p['access_point'],
+                         p['fetch_command']))
         if len(lines) != 1:
             self.fail('fetching a token from %s: %s printed %d lines, expected one token (stderr: %s)'
                       % (p['access_point'], p['fetch_command'], len(lines), err.strip()[-300:]))

@@ -85,8 +85,11 @@ def ap(ap_user):
         os.chown(a.oauth_dir, 0, pwd.getpwnam(a.pool.condor_user).pw_gid)
         os.chmod(a.oauth_dir, 0o2770)
         a.pool.start()
-        a.pool.wait_for(lambda: a.pool.run(['condor_status', '-any', '-constraint', 'MyType == "CredD"', '-af', 'Name'],
-                                           check=False).stdout.strip(), timeout=60, what='the credd in the collector')
+
+        def credd_listed():
+            argv = ['condor_status', '-any', '-constraint', 'MyType == "CredD"', '-af', 'Name']
+            return a.pool.run(argv, check=False).stdout.strip()
+        a.pool.wait_for(credd_listed, timeout=60, what='the credd in the collector')
         # the token, minted by the access point for the user, in the user's own tokens directory
         a.token = a.pool.run(['condor_token_create', '-identity', '%s@%s' % (a.user, a.pool.uid_domain)]).stdout.strip()
         tokens = os.path.join(a.home, '.condor', 'tokens.d')

@@ -21,8 +21,6 @@ __metaclass__ = type
 import os
 import stat
 
-import pytest
-
 MODULE = 'hepcloud.lumberjack.condor_job'
 
 
@@ -49,8 +47,8 @@ def description():
 
 
 def queue(ap, batch):
-    return ap.pool.jobs('JobBatchName == "%s"' % batch, ('ClusterId', 'ProcId', 'JobStatus', 'Owner',
-                                                          'LeaveJobInQueue'))
+    attrs = ('ClusterId', 'ProcId', 'JobStatus', 'Owner', 'LeaveJobInQueue')
+    return ap.pool.jobs('JobBatchName == "%s"' % batch, attrs)
 
 
 def test_submit_wait_retrieve_with_only_a_token(ap):
@@ -165,7 +163,6 @@ def test_without_a_token_the_schedd_does_not_know_the_user(ap):
     r = ap.runner.task(MODULE, args, become_user=ap.user, expect_failure=True)
     assert 'authenticat' in r['msg'] or 'WRITE' in r['msg'], r['msg']
     assert queue(ap, 'anonymous') == []
-
 
 
 def test_oauth_services_get_an_empty_credential(ap):

@@ -89,4 +89,3 @@ def test_quote_and_submit_values():
     assert condor_job.submit_value(True) == 'true'
     assert condor_job.submit_value(['a', 'b c']) == 'a, b c'
     assert condor_job.submit_value(16) == '16'
-

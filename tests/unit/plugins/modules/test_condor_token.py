@@ -56,7 +56,7 @@ def test_stores_into_a_new_private_directory_once(workdir):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     with open(path) as f:
         assert f.read() == token + '\n'
-    assert [n for n in os.listdir(tokens)] == ['ap.test']       # no temporary file left
+    assert os.listdir(tokens) == ['ap.test']       # no temporary file left
     r = run_module(condor_token.main, args)
     assert r['changed'] is False
     r = run_module(condor_token.main, dict(args, token=make_token(sub='bob@ap.test')), check_mode=True)
