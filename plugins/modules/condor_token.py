@@ -62,7 +62,7 @@ options:
   ssh_args:
     description:
       - Extra arguments for C(ssh) before the destination, for example C([-p, 2222, -i, ~/.ssh/ap_key]).
-      - C(ssh) always runs with C(-o BatchMode=yes): it never asks for a password.
+      - C(ssh) always runs with C(-o BatchMode=yes), so it never asks for a password.
     type: list
     elements: str
     default: []
