@@ -18,6 +18,7 @@ __metaclass__ = type
 import atexit
 import os
 import shutil
+import stat
 import tempfile
 import traceback
 
@@ -41,6 +42,9 @@ JOB_STATUS_NAMES = {
 # client is mapped to the condor account). They may act on any user's jobs, and never have a user record.
 SUPER_USER_NAMES = ('root', 'condor', 'condor_pool')
 
+# The Schedd methods the Lumberjack modules call; a module that needs others passes required_methods.
+LUMBERJACK_METHODS = ('export_jobs', 'unexport_jobs', 'import_exported_job_results')
+
 # The job attributes the modules need from the queue.
 JOB_PROJECTION = ['ClusterId', 'ProcId', 'Owner', 'User', 'JobStatus', MANAGED, MANAGED_MANAGER,
                   'GlobalJobId', 'HoldReason']
@@ -50,6 +54,7 @@ COMMON_ARGUMENT_SPEC = dict(
     pool=dict(type='str', aliases=['collector']),
     condor_config=dict(type='path'),
     token_dir=dict(type='path'),
+    token_file=dict(type='path'),
     idtoken=dict(type='str', no_log=True),
     timeout=dict(type='int', default=20),
 )
@@ -125,13 +130,15 @@ class ScheddClient(object):
     argument_spec and the AnsibleModule keyword arguments are the module's own; the common options are
     added here. Binding calls go through query(), identity() and call(), which fail the module cleanly."""
 
-    def __init__(self, argument_spec=None, mutually_exclusive=None, **kwargs):
+    def __init__(self, argument_spec=None, mutually_exclusive=None, required_methods=LUMBERJACK_METHODS, **kwargs):
         spec = dict(COMMON_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
-        exclusive = list(mutually_exclusive or []) + [('token_dir', 'idtoken')]
+        exclusive = list(mutually_exclusive or []) + [('token_dir', 'idtoken', 'token_file')]
         self.module = AnsibleModule(argument_spec=spec, mutually_exclusive=exclusive, **kwargs)
         self.params = self.module.params
+        self.required_methods = tuple(required_methods)
         self._htcondor = None
+        self._collector = None
         self._location = None
         self._schedd = None
         self._token_tmp = None
@@ -174,23 +181,54 @@ class ScheddClient(object):
                       ' set condor_config to the pool\'s configuration file, or pool (and schedd_name) to reach '
                       'the schedd through its collector')
         token_dir = p['token_dir']
-        if p['idtoken']:
+        token = None
+        if p['token_file']:
+            token = self._read_token_file(p['token_file'])
+        elif p['idtoken']:
+            token = p['idtoken'].strip()
+        if token is not None:
             self._token_tmp = tempfile.mkdtemp(prefix='lumberjack-token-')
             atexit.register(shutil.rmtree, self._token_tmp, True)
             token_file = os.path.join(self._token_tmp, 'token')
             fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, 'w') as f:
-                f.write(p['idtoken'].strip() + '\n')
+                f.write(token + '\n')
             token_dir = self._token_tmp
-        if token_dir:
+        elif token_dir:
             if not os.path.isdir(token_dir):
                 self.fail('token_dir %s is not a directory' % token_dir)
+            exposed = [name for name in sorted(os.listdir(token_dir)) if _exposed(os.path.join(token_dir, name))]
+            if exposed:
+                self.warn('token_dir %s holds files other users may read (%s): an IDTOKEN is a password; make them '
+                          'private with chmod 600' % (token_dir, ', '.join(exposed)))
+        if token_dir:
             env['_CONDOR_SEC_TOKEN_DIRECTORY'] = token_dir
             # offer only the token: on the schedd's own host FS would win and authenticate the Unix user
             env['_CONDOR_SEC_CLIENT_AUTHENTICATION_METHODS'] = 'IDTOKENS'
         timeout = str(max(1, p['timeout']))
         env['_CONDOR_Q_QUERY_TIMEOUT'] = timeout
         env['_CONDOR_QUERY_TIMEOUT'] = timeout
+
+    def _check_private(self, path):
+        """Refuse a token file that other users may read (an IDTOKEN is a password)."""
+        if _exposed(path):
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            self.fail('token file %s has mode %04o: other users may read it. An IDTOKEN is a password; make it '
+                      'private with: chmod 600 %s' % (path, mode, path))
+
+    def _read_token_file(self, path):
+        if not os.path.isfile(path):
+            self.fail('token_file %s does not exist (or is not a file): fetch a token from the access point '
+                      '(hepcloud.lumberjack.condor_token, or condor_token_fetch there) and give its path' % path)
+        self._check_private(path)
+        try:
+            with open(path) as f:
+                lines = [line.strip() for line in f if line.strip() and not line.lstrip().startswith('#')]
+        except (IOError, OSError) as e:
+            self.fail('cannot read token_file %s as uid %d: %s' % (path, os.geteuid(), _text(e)))
+        if not lines:
+            self.fail('token_file %s holds no token: fetch it again' % path)
+        return '\n'.join(lines)
 
     @property
     def htcondor(self):
@@ -206,7 +244,7 @@ class ScheddClient(object):
                 htcondor2.reload_config()
             except Exception:  # pylint: disable=broad-except
                 pass
-            for method in ('export_jobs', 'unexport_jobs', 'import_exported_job_results'):
+            for method in self.required_methods:
                 if not hasattr(htcondor2.Schedd, method):
                     self.fail(missing_required_lib('%s >= %s (htcondor2.Schedd.%s is missing)'
                                                    % (HTCONDOR_PIP, HTCONDOR_MIN_VERSION, method)))
@@ -226,12 +264,29 @@ class ScheddClient(object):
         self._locate()
         return self._schedd
 
+    @property
+    def collector(self):
+        """The htcondor2.Collector of the pool (O(pool), else COLLECTOR_HOST of the configuration)."""
+        if self._collector is None:
+            h = self.htcondor
+            try:
+                self._collector = h.Collector(self.params['pool']) if self.params['pool'] else h.Collector()
+            except Exception as e:  # pylint: disable=broad-except
+                self.fail('cannot reach the collector %s: %s' % (self.params['pool'] or '(COLLECTOR_HOST)', _text(e)))
+        return self._collector
+
+    @property
+    def location(self):
+        """The schedd's location ClassAd (from the collector)."""
+        self._locate()
+        return self._location
+
     def _locate(self):
         if self._schedd is None:
             h = self.htcondor
             name = self.params['schedd_name'] or None
+            collector = self.collector
             try:
-                collector = h.Collector(self.params['pool']) if self.params['pool'] else h.Collector()
                 self._location = collector.locate(h.DaemonType.Schedd, name)
                 self._schedd = h.Schedd(self._location)
             except Exception as e:  # pylint: disable=broad-except
@@ -267,11 +322,11 @@ class ScheddClient(object):
         ad = ad_to_dict(ad)
         who = ad.get('MyRemoteUserName') or ad.get('User')
         if ad.get('AuthorizationSucceeded') is False:
-            self.fail('%s does not allow WRITE for %s (authentication %s): the export and import commands need it'
+            self.fail('%s does not allow WRITE for %s (authentication %s): changing the queue needs it'
                       % (self._where(), who, ad.get('AuthMethods')))
         if not who or who.startswith('unauthenticated'):
-            self.fail('%s did not authenticate this client (got %r): export and import need an authenticated user'
-                      % (self._where(), who))
+            self.fail('%s did not authenticate this client (got %r): changing the queue needs an authenticated '
+                      'user (give a token: token_file, token_dir or idtoken)' % (self._where(), who))
         return who
 
     def call(self, what, method, *args):
@@ -316,6 +371,15 @@ def explain(text):
         if needle.lower() in text.lower():
             return '%s (%s)' % (why, text)
     return text
+
+
+def _exposed(path):
+    """True for a regular file that users other than its owner may read or write."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o077)
 
 
 def _text(e):
