@@ -337,29 +337,34 @@ def test_cluster_pool_authenticates_with_the_role_password_and_token(site_user, 
     with open(token_file) as f:
         assert f.read() == token
 
-    # the daemons may only use the pool password between them; this node's interface from the environment,
-    # as the pilot sets it
+    # the daemons may only use the pool password between them, and not the session a master shares with its
+    # own daemons (daemons on other nodes have none); this node's interface comes from the environment, as
+    # the pilot sets it
     pool = UserPool(first['config'], site_user, env={
         '_CONDOR_NETWORK_INTERFACE': '127.0.0.1', '_CONDOR_CONDOR_HOST': '127.0.0.1',
-        '_CONDOR_SEC_DEFAULT_AUTHENTICATION_METHODS': 'PASSWORD'})
+        '_CONDOR_SEC_USE_FAMILY_SESSION': 'False',
+        '_CONDOR_SEC_DEFAULT_AUTHENTICATION_METHODS': 'PASSWORD, IDTOKENS',
+        '_CONDOR_SEC_CLIENT_AUTHENTICATION_METHODS': 'PASSWORD'})
     try:
         pool.start()
         startd = pool.run(['condor_status', '-startd', '-af', 'AuthenticationMethod', 'AuthenticatedIdentity'])
-        assert startd.stdout.split() == ['PASSWORD', 'condor_pool@%s' % UID_DOMAIN], startd.stdout
+        assert startd.stdout.split() == ['PASSWORD', 'condor@password'], startd.stdout
         with open(os.path.join(local_dir, 'log', '.collector_address')) as f:
             assert '127.0.0.1' in f.read()
         # a client with nothing but the token the role minted is accepted by the schedd
-        client = tmp_path / 'client'
-        client.mkdir()
-        (client / 'tokens.d').mkdir(mode=0o700)
-        shutil.copy(token_file, str(client / 'tokens.d' / 'user'))
-        subprocess.run(['chown', '-R', site_user, str(client)], check=True)
+        client = os.path.join(base_dir, 'client-tokens.d')
+        os.mkdir(client, 0o700)
+        shutil.copy(token_file, os.path.join(client, 'user'))
+        subprocess.run(['chown', '-R', site_user, client], check=True)
         ping = pool.run(['condor_ping', '-verbose', '-type', 'SCHEDD', 'WRITE'], env={
             '_CONDOR_SEC_CLIENT_AUTHENTICATION_METHODS': 'IDTOKENS',
-            '_CONDOR_SEC_TOKEN_DIRECTORY': str(client / 'tokens.d'),
-            '_CONDOR_SEC_PASSWORD_FILE': '/nonexistent'})
-        assert re.search(r'Authentication Method:\s+IDTOKENS', ping.stdout), ping.stdout
-        assert re.search(r'Remote Mapping:\s+%s' % re.escape(identity), ping.stdout), ping.stdout
+            '_CONDOR_SEC_TOKEN_DIRECTORY': client,
+            '_CONDOR_SEC_PASSWORD_FILE': '/nonexistent',
+            '_CONDOR_SEC_PASSWORD_DIRECTORY': '/nonexistent',
+            '_CONDOR_SEC_TOKEN_POOL_SIGNING_KEY_FILE': '/nonexistent',
+            '_CONDOR_SEC_TOKEN_SYSTEM_DIRECTORY': '/nonexistent'})
+        assert re.search(r'Authenticated using:\s+IDTOKENS', ping.stdout), ping.stdout
+        assert re.search(r'Remote Mapping:\s+%s\n' % re.escape(identity), ping.stdout), ping.stdout
         assert re.search(r'Authorized:\s+TRUE', ping.stdout), ping.stdout
     finally:
         pool.stop()
