@@ -193,6 +193,9 @@ class PoolPasswordFile(object):
                 self.fail('the password given for %s %s: choose another one' % (self.path, problem))
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
+            if self.module.check_mode:
+                # a task before this one would have created it
+                self.module.exit_json(changed=True, path=self.path, generated=self.password is None, existed=False)
             self.fail('the directory of %s does not exist: create %s first (mode 0700)' % (self.path, directory))
 
         content, st = self.read_existing()

@@ -81,7 +81,7 @@ class Play(object):
         self.collections = collections_path(workdir)
         self.count = 0
 
-    def run(self, roles, variables, expect_failure=False):
+    def run(self, roles, variables, expect_failure=False, check=False):
         self.count += 1
         base = os.path.join(self.workdir, 'play%d' % self.count)
         os.makedirs(base)
@@ -91,7 +91,7 @@ class Play(object):
             'become': True, 'become_user': self.user, 'become_method': 'sudo',
             'vars': variables,
             'roles': ['hepcloud.lumberjack.%s' % r for r in roles],
-            'tasks': [{'name': 'Keep the facts', 'become': False, 'ansible.builtin.copy': {
+            'tasks': [{'name': 'Keep the facts', 'become': False, 'check_mode': False, 'ansible.builtin.copy': {
                 'dest': facts, 'mode': '0644',
                 'content': '{{ {"run_dir": minicondor_sandbox_run_dir | default(""), '
                            '"config": minicondor_sandbox_config_file | default(""), '
@@ -107,6 +107,8 @@ class Play(object):
                    ANSIBLE_LOCAL_TEMP=os.path.join(base, 'tmp'))
         env.pop('PYTHONPATH', None)
         argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'inventory', 'play.yml']
+        if check:
+            argv.append('--check')
         p = subprocess.run(argv, cwd=base, env=env, capture_output=True, text=True, timeout=600, check=False)
         if expect_failure:
             assert p.returncode != 0, 'the play should have failed:\n' + p.stdout[-4000:]
@@ -222,6 +224,8 @@ def stage_inputs(manifest, user):
 def test_exported_queue_runs_in_the_sandbox_as_the_site_account(site_user, base_dir, tmp_path):
     os.chmod(str(tmp_path), 0o755)
     play = Play(str(tmp_path), site_user)
+    checked = play.run(['minicondor_sandbox'], sample_vars(base_dir, 'run-1'), check=True)
+    assert checked['changed'] > 0 and os.listdir(base_dir) == [], checked['stdout']
     first = play.run(['minicondor_sandbox'], sample_vars(base_dir, 'run-1'))
     run_dir = os.path.join(base_dir, 'run-1')
     assert first['run_dir'] == run_dir
@@ -232,6 +236,8 @@ def test_exported_queue_runs_in_the_sandbox_as_the_site_account(site_user, base_
     # a second identical run changes nothing (only the test's own fact file is rewritten)
     second = play.run(['minicondor_sandbox'], sample_vars(base_dir, 'run-1'))
     assert second['changed'] == 0, second['stdout']
+    checked = play.run(['minicondor_sandbox'], sample_vars(base_dir, 'run-1'), check=True)
+    assert checked['changed'] == 0, checked['stdout']
 
     uid = pwd.getpwnam(site_user).pw_uid
     queue = os.path.join(run_dir, 'local_dir', 'spool', 'job_queue.log')

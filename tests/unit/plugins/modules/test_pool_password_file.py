@@ -119,6 +119,10 @@ def test_empty_existing_file_is_an_error(tmp_path):
 def test_missing_directory_is_an_error(tmp_path):
     result = run(tmp_path / 'nowhere' / 'POOL')
     assert result['failed'] and 'create' in result['msg']
+    # in check mode the directory is one an earlier task would have created
+    result = run(tmp_path / 'nowhere' / 'POOL', check_mode=True)
+    assert result['changed'] and not result.get('failed')
+    assert not (tmp_path / 'nowhere').exists()
 
 
 def test_file_of_another_account_is_refused(tmp_path):
