@@ -15,8 +15,8 @@ version_added: 0.1.0
 description:
   - Writes an HTCondor pool password in HTCondor's own file format, the one C(condor_store_cred add -c -f FILE)
     writes and HTCondor reads through C(SEC_PASSWORD_FILE), C(SEC_PASSWORD_DIRECTORY) (file C(POOL)) and
-    C(SEC_TOKEN_POOL_SIGNING_KEY_FILE) (the IDTOKENS signing key): the password bytes XORed with the repeating
-    key C(DE AD BE EF), without a trailing NUL.
+    C(SEC_TOKEN_POOL_SIGNING_KEY_FILE) (the IDTOKENS signing key). That is the password bytes XORed with the
+    repeating key C(DE AD BE EF), without a trailing NUL.
   - With O(password), the file is made to hold that password; a file that already holds it is left alone.
     Without O(password), a random password is generated when the file is missing (or with O(rotate=true));
     an existing file is kept.

@@ -114,8 +114,8 @@ class Play(object):
             assert p.returncode != 0, 'the play should have failed:\n' + p.stdout[-4000:]
             return p.stdout
         if p.returncode != 0:
-            raise AssertionError('ansible-playbook failed (%d):\n%s\n%s' % (p.returncode, p.stdout[-8000:],
-                                                                             p.stderr[-3000:]))
+            raise AssertionError('ansible-playbook failed (%d):\n%s\n%s' % (
+                p.returncode, p.stdout[-8000:], p.stderr[-3000:]))
         recap = re.search(r'localhost\s+:\s+ok=(\d+)\s+changed=(\d+)', p.stdout)
         assert recap, p.stdout
         with open(facts) as f:
@@ -372,6 +372,10 @@ def test_cluster_pool_authenticates_with_the_role_password_and_token(site_user, 
         assert re.search(r'Authenticated using:\s+IDTOKENS', ping.stdout), ping.stdout
         assert re.search(r'Remote Mapping:\s+%s\n' % re.escape(identity), ping.stdout), ping.stdout
         assert re.search(r'Authorized:\s+TRUE', ping.stdout), ping.stdout
+
+        # while its pool runs, the run is not prepared again
+        refused = play.run(['minicondor_sandbox'], variables, expect_failure=True)
+        assert 'A condor_master of run run-3 is running' in refused, refused
     finally:
         pool.stop()
 
