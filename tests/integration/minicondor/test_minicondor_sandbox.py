@@ -59,6 +59,8 @@ def site_user():
         subprocess.run(['pkill', '-KILL', '-u', name], check=False)
         time.sleep(1)
         subprocess.run(['userdel', '--remove', name], check=False, stderr=subprocess.DEVNULL)
+        # the startd probes Java as the account, which leaves the JVM's perf data behind
+        shutil.rmtree('/tmp/hsperfdata_%s' % name, ignore_errors=True)
 
 
 @pytest.fixture
