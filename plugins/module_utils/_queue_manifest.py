@@ -29,7 +29,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox impor
 # The attributes a scan keeps. Paths first: these are the ones a rewrite maps.
 PATH_ATTRS = ('Iwd', 'Cmd', 'In', 'Out', 'Err', 'UserLog', 'TransferInput', 'TransferOutputRemaps')
 INFO_ATTRS = ('Owner', 'JobStatus', 'Managed', 'ManagedManager', 'TransferOutput', 'TransferExecutable',
-              'TransferIn', 'SUBMIT_Iwd', 'LeaveJobInQueue')
+              'TransferIn', 'SUBMIT_Iwd', 'LeaveJobInQueue', 'User')
 SCAN_NAMES = PATH_ATTRS + INFO_ATTRS
 
 JOB_STATUS = {1: 'idle', 2: 'running', 3: 'removed', 4: 'completed', 5: 'held', 6: 'transferring_output',
@@ -158,6 +158,7 @@ def summarize(state, max_jobs=None):
     """What queue_info returns: jobs, owners, statuses, Iwds, inputs, outputs and needed directories."""
     jobs = []
     owners = {}
+    uid_domains = {}
     statuses = {}
     iwds = set()
     inputs = set()
@@ -175,6 +176,11 @@ def summarize(state, max_jobs=None):
         except ValueError:
             status = 'unknown'
         owners[owner] = owners.get(owner, 0) + 1
+        user = job.string('User')
+        if user and '@' in user:
+            # the schedd's UID_DOMAIN: a pool that runs these jobs must use the same one
+            domain = user.rsplit('@', 1)[1]
+            uid_domains[domain] = uid_domains.get(domain, 0) + 1
         statuses[status] = statuses.get(status, 0) + 1
         managed = job.string('Managed')
         lumberjack = managed == 'External' and job.string('ManagedManager') == 'Lumberjack'
@@ -207,6 +213,7 @@ def summarize(state, max_jobs=None):
         'total_jobs': total,
         'jobs': jobs,
         'owners': owners,
+        'uid_domains': uid_domains,
         'statuses': statuses,
         'exported_jobs': exported,
         'lumberjack_export': total > 0 and (exported == total or export_shape),

@@ -122,6 +122,14 @@ owners:
   returned: always
   type: dict
   sample: {"alice": 5}
+uid_domains:
+  description:
+    - Number of jobs per domain of their C(User) attribute (the UID_DOMAIN of the schedd that queued them).
+    - A pool that runs these jobs must use the same UID_DOMAIN, or its schedd renames the jobs' C(User) and
+      cannot finish them.
+  returned: always
+  type: dict
+  sample: {"example.org": 5}
 statuses:
   description: Number of jobs per status.
   returned: always

@@ -266,3 +266,10 @@ def test_problems_cap_and_message():
     assert p.count == MAX_PROBLEMS + 5
     assert len(p.items) == MAX_PROBLEMS
     assert p.message().endswith('; job 2.%d: x (and 5 more)' % (MAX_PROBLEMS - 3))
+
+
+def test_summary_gives_the_uid_domain_of_the_jobs(sample):
+    from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import SCAN_NAMES, summarize  # noqa: E501
+    from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import QueueScanner
+    state = QueueScanner(sample('export_two_clusters'), SCAN_NAMES).run()
+    assert summarize(state)['uid_domains'] == {'personal.local': 5}
