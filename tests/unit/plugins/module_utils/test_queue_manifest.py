@@ -269,7 +269,7 @@ def test_problems_cap_and_message():
 
 
 def test_summary_gives_the_uid_domain_of_the_jobs(sample):
-    from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import SCAN_NAMES, summarize  # noqa: E501
+    from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import SCAN_NAMES, summarize
     from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import QueueScanner
     state = QueueScanner(sample('export_two_clusters'), SCAN_NAMES).run()
     assert summarize(state)['uid_domains'] == {'personal.local': 5}
