@@ -426,10 +426,12 @@ stop_pool() {
             descendants "$MASTER_PID" | awk '$2 == "condor_schedd" { print $1 }' | xargs -r kill -KILL 2>/dev/null
             SCHEDD_STOP=killed
         fi
+        # the queue is safe on disk now: -fast, since a graceful startd would wait for the starters of
+        # running jobs, whose shadows went with the schedd
         if [ "${#NODE_PIDS[@]}" -gt 0 ]; then
-            condor condor_off -all -master >&2 || log "condor_off -all -master failed"
+            condor condor_off -fast -all -master >&2 || log "condor_off -fast -all -master failed"
         else
-            condor condor_off -master >&2 || log "condor_off -master failed"
+            condor condor_off -fast -master >&2 || log "condor_off -fast -master failed"
         fi
     else
         SCHEDD_STOP=${SCHEDD_STOP/not_started/exited}

@@ -54,7 +54,9 @@ def base():
     d = tempfile.mkdtemp(prefix='lj-pilot-it-', dir='/tmp')
     os.chmod(d, 0o755)
     yield d
-    shutil.rmtree(d, ignore_errors=True)
+    # LJ_KEEP_PILOT_DIR=1 keeps the run directories (configs, daemon logs, pilot output) for a look
+    if not os.environ.get('LJ_KEEP_PILOT_DIR'):
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope='session')

@@ -36,11 +36,12 @@ def role_task(run_dir, **variables):
     return {'name': 'Run batch_submit', 'ansible.builtin.include_role': {'name': ROLE}, 'vars': v}
 
 
-def run_role(play, user, run_dir, **variables):
-    return play.run([role_task(run_dir, **variables)],
-                    register=['batch_submit_job_id', 'batch_submit_result', 'batch_submit_job',
-                              'batch_submit_submission'],
-                    become_user=user.pw_name)
+WAITED = ('batch_submit_job_id', 'batch_submit_result', 'batch_submit_job', 'batch_submit_submission')
+
+
+def run_role(play, user, run_dir, register=WAITED, **variables):
+    """Run the role as `user`; returns the facts and registered results named in `register`."""
+    return play.run([role_task(run_dir, **variables)], register=register, become_user=user.pw_name)
 
 
 def outputs(work, job_ids):
@@ -184,7 +185,8 @@ def _condor_q(run_dir):
 def test_slurm_scancel_stops_the_pool_cleanly(base, site_user, exports, sites, slurm):
     run_dir = make_run_dir(sites, site_user, exports.mixed)
     play = Playbook(base, dict(SLURM_CONF=slurm.conf), log=lambda: slurm.log('slurmctld'))
-    r = run_role(play, site_user, run_dir, batch_submit_scheduler='slurm', batch_submit_walltime='30m')
+    r = run_role(play, site_user, run_dir, register=('batch_submit_job_id', 'batch_submit_submission'),
+                 batch_submit_scheduler='slurm', batch_submit_walltime='30m')
     job_id = r['batch_submit_job_id']
     assert r['batch_submit_submission']['changed'] is True and job_id
     # wait until the pool runs the long job and the short one has completed
