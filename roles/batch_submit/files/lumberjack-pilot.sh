@@ -11,6 +11,7 @@
 #                                             and exit without starting anything
 #   lumberjack-pilot.sh --node ENV_FILE       started by the head on every extra node: one condor_master
 #                                             running only a startd that joins the head's collector
+#   lumberjack-pilot.sh --count JOB_QUEUE_LOG print "total completed removed held unfinished" for a log
 #
 # ENV_FILE (default: pilot.env beside this script) is sourced; it sets LJ_RUN_DIR and the LJ_* settings
 # documented in the batch_submit role's README. The pool reads only LJ_RUN_DIR/condor_config. The pilot starts
@@ -29,7 +30,8 @@ MODE=run
 case "${1:-}" in
     --print) MODE=print; shift ;;
     --node) MODE=node; shift ;;
-    -h|--help) sed -n '6,25p' "$0"; exit 0 ;;
+    --count) MODE=count; shift ;;
+    -h|--help) sed -n '6,27p' "$0"; exit 0 ;;
 esac
 ENV_FILE=${1:-"$(cd "$(dirname "$0")" && pwd)/pilot.env"}
 case "$ENV_FILE" in /*) ;; *) ENV_FILE="$(pwd)/$ENV_FILE" ;; esac
@@ -134,7 +136,7 @@ setup_condor_commands() {
     case "$runtime" in
         '')
             if [ ! -x "$LJ_CONDOR_BIN_DIR/sbin/condor_master" ]; then
-                echo "lumberjack-pilot: $LJ_CONDOR_BIN_DIR/sbin/condor_master is missing: set LJ_CONDOR_BIN_DIR" \
+                echo "lumberjack-pilot: $ENV_FILE: $LJ_CONDOR_BIN_DIR/sbin/condor_master is missing: set LJ_CONDOR_BIN_DIR" \
                      "(batch_submit_condor_bin_dir) to the directory holding HTCondor's bin/ and sbin/" >&2
                 exit 1
             fi
@@ -143,7 +145,7 @@ setup_condor_commands() {
             MASTER_CMD=("$LJ_CONDOR_BIN_DIR/sbin/condor_master" -f)
             ;;
         apptainer|singularity)
-            [ -n "$LJ_CONTAINER_IMAGE" ] || { echo "lumberjack-pilot: LJ_CONTAINER_IMAGE is empty" >&2; exit 1; }
+            [ -n "$LJ_CONTAINER_IMAGE" ] || { echo "lumberjack-pilot: $ENV_FILE: LJ_CONTAINER_IMAGE is empty" >&2; exit 1; }
             # CONDOR_CONFIG and the _CONDOR_* overrides are named with --env, so they arrive even with --cleanenv
             CONDOR_RUN=("$runtime" exec --bind "$LJ_RUN_DIR:$LJ_RUN_DIR")
             while IFS= read -r var; do
@@ -153,7 +155,7 @@ setup_condor_commands() {
             MASTER_CMD=("${CONDOR_RUN[@]}" condor_master -f)
             ;;
         podman)
-            [ -n "$LJ_CONTAINER_IMAGE" ] || { echo "lumberjack-pilot: LJ_CONTAINER_IMAGE is empty" >&2; exit 1; }
+            [ -n "$LJ_CONTAINER_IMAGE" ] || { echo "lumberjack-pilot: $ENV_FILE: LJ_CONTAINER_IMAGE is empty" >&2; exit 1; }
             CONTAINER_NAME="lumberjack-$RUN_ID-$(hostname -s)"
             MASTER_CMD=(podman run --rm --name "$CONTAINER_NAME" --network host --userns keep-id
                         --volume "$LJ_RUN_DIR:$LJ_RUN_DIR" --env CONDOR_CONFIG --env '_CONDOR_*'
@@ -471,6 +473,13 @@ on_exit() {
 }
 
 # ----------------------------------------------------------------------------------------- main
+if [ "$MODE" = count ]; then
+    [ -r "${1:-}" ] || { echo "lumberjack-pilot: --count needs a readable job_queue.log" >&2; exit 1; }
+    LJ_HELD_IS_FINISHED=${LJ_HELD_IS_FINISHED:-1}
+    log_counts "$1"
+    exit $?
+fi
+
 main() {
     local spool job_log counts seen completed removed held active now reason outcome status missing=0
     load_settings
