@@ -19,7 +19,7 @@
 # walltime margin is reached (or it gets SIGTERM), then stops the schedd cleanly (condor_off -schedd, which
 # compacts SPOOL/job_queue.log for the import), then the masters, and writes LJ_RUN_DIR/pilot.result:
 #   outcome=finished|walltime|failed, reason=..., jobs_total, jobs_completed, jobs_removed, jobs_held,
-#   jobs_unfinished, started, ended, walltime_end, batch_job_id, schedd_stop, master_stop
+#   jobs_unfinished, started, ended, walltime_end, batch_job_id, schedd_stop, master_stop, nodes_stop
 # Exit status: 0 every job finished, 3 stopped at the walltime margin (or by SIGTERM) with jobs unfinished,
 # 1 failure.
 
@@ -47,6 +47,7 @@ JOBS_TOTAL=0
 WALLTIME_END=0
 SCHEDD_STOP=not_started
 MASTER_STOP=not_started
+NODES_STOP=none
 COUNTS=""
 
 log() { printf '%s lumberjack-pilot: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
@@ -71,6 +72,7 @@ write_result() {  # write_result OUTCOME REASON: LJ_RUN_DIR/pilot.result, atomic
         printf 'batch_job_id=%s\n' "$(batch_job_id)"
         printf 'schedd_stop=%s\n' "$SCHEDD_STOP"
         printf 'master_stop=%s\n' "$MASTER_STOP"
+        printf 'nodes_stop=%s\n' "$NODES_STOP"
     } >"$tmp" && mv -f "$tmp" "$RESULT_FILE"
 }
 
@@ -409,6 +411,15 @@ kill_tree() {  # kill_tree SIGNAL PID: the process and its descendants
     kill -s "$1" "$2" $pids 2>/dev/null
 }
 
+stop_node_masters() {
+    local f addr
+    for f in "$LJ_RUN_DIR"/local_dir/nodes/*/log/.master_address; do
+        [ -s "$f" ] || continue
+        addr=$(head -n 1 "$f")
+        condor condor_off -fast -master -addr "$addr" >&2 || log "condor_off -fast -master -addr $addr ($f) failed"
+    done
+}
+
 # Stop the pool: condor_off -schedd (the schedd compacts job_queue.log as it exits), wait for it, then the
 # masters; kill only what does not go in time, and say so. FAST (1) is the SIGTERM path: shorter waits.
 stop_pool() {
@@ -429,12 +440,10 @@ stop_pool() {
             SCHEDD_STOP=killed
         fi
         # the queue is safe on disk now: -fast, since a graceful startd would wait for the starters of
-        # running jobs, whose shadows went with the schedd
-        if [ "${#NODE_PIDS[@]}" -gt 0 ]; then
-            condor condor_off -fast -all -master >&2 || log "condor_off -fast -all -master failed"
-        else
-            condor condor_off -fast -master >&2 || log "condor_off -fast -master failed"
-        fi
+        # running jobs, whose shadows went with the schedd. The extra nodes' masters first, each at the address
+        # it wrote on the shared run directory (their ads may not have reached the collector yet).
+        [ "${#NODE_PIDS[@]}" -gt 0 ] && stop_node_masters
+        condor condor_off -fast -master >&2 || log "condor_off -fast -master failed"
     else
         SCHEDD_STOP=${SCHEDD_STOP/not_started/exited}
     fi
@@ -448,8 +457,12 @@ stop_pool() {
     fi
     wait "$MASTER_PID" 2>/dev/null
     for p in ${NODE_PIDS[@]+"${NODE_PIDS[@]}"}; do
+        NODES_STOP=${NODES_STOP/none/clean}
         if ! wait_until "$timeout" eval "! kill -0 $p 2>/dev/null"; then
+            log "the extra nodes' launcher (pid $p) is still there ${timeout}s after condor_off -fast -master: killing it"
             kill_tree TERM "$p"
+            wait_until 5 eval "! kill -0 $p 2>/dev/null" || kill_tree KILL "$p"
+            NODES_STOP=killed
         fi
     done
     [ "$LJ_CONTAINER_RUNTIME" = podman ] && podman rm -f "$CONTAINER_NAME" >/dev/null 2>&1

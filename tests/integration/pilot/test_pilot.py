@@ -208,3 +208,65 @@ def test_slurm_scancel_stops_the_pool_cleanly(base, site_user, exports, sites, s
     assert result['schedd_stop'] == 'clean'
     states = job_states(os.path.join(run_dir, 'local_dir', 'spool', 'job_queue.log'))
     assert states[exports.quick_id] == 4 and states[exports.long_id] in (1, 2)
+
+
+# ------------------------------------------------------------------------------------------------ extra nodes
+MPIEXEC_STAND_IN = '''#!/bin/sh
+# test stand-in for mpiexec (no MPI here): drop "-n N --host LIST" and run the command on this host
+shift 4
+exec "$@"
+'''
+
+
+def _startds(run_dir):
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith('_CONDOR_'))
+    env['CONDOR_CONFIG'] = os.path.join(run_dir, 'condor_config')
+    p = subprocess.run(['/opt/condor/bin/condor_status', '-startd', '-af', 'Name'], env=env, capture_output=True,
+                       text=True, timeout=60, check=False)
+    return sorted(p.stdout.split()) if p.returncode == 0 else []
+
+
+def test_extra_node_startd_joins_the_head_and_stops_with_it(site_user, exports, sites):
+    """The head pilot starts `pilot.sh --node` for the second host of the allocation through the launcher (here a
+    stand-in for mpiexec that runs it on this host): a real condor_master with only a startd, its own LOCAL_DIR
+    and names, joins the head's collector from the address file; SIGTERM to the head stops both pools."""
+    run_dir = make_run_dir(sites, site_user, exports.mixed)
+    launcher = os.path.join(run_dir, 'mpiexec-stand-in')
+    with open(launcher, 'w') as f:
+        f.write(MPIEXEC_STAND_IN)
+    os.chmod(launcher, 0o755)
+    head = subprocess.run(['hostname', '-s'], capture_output=True, text=True, check=True).stdout.strip()
+    env_file = os.path.join(run_dir, 'pilot.env')
+    with open(env_file, 'w') as f:
+        f.write('LJ_RUN_DIR=%s\nLJ_CONDOR_BIN_DIR=/opt/condor\nLJ_NODE_LIST=%s,othernode\nLJ_NODE_LAUNCHER=mpiexec\n'
+                'LJ_MPIEXEC=%s\nLJ_POLL_INTERVAL=2\nLJ_WALLTIME=30m\n' % (run_dir, head, launcher))
+    script = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'batch_submit', 'files',
+                          'lumberjack-pilot.sh')
+    subprocess.run(['install', '-m', '0755', '-o', str(site_user.pw_uid), os.path.abspath(script),
+                    os.path.join(run_dir, 'pilot.sh')], check=True)
+    out = open(os.path.join(run_dir, 'pilot.out'), 'w')
+    # both pools on one host: the node's daemons must not take the head's collector for their own family
+    # (a one-host artifact, see the facts file); across hosts this is not needed
+    pilot = subprocess.Popen(['sudo', '-u', site_user.pw_name, 'env', '_CONDOR_SEC_USE_FAMILY_SESSION=False',
+                              os.path.join(run_dir, 'pilot.sh'), env_file],
+                             stdout=out, stderr=subprocess.STDOUT, cwd=run_dir)
+    node = '%s-%s@' % (os.path.basename(run_dir), head)   # STARTD_NAME of the extra node, then @host
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not [n for n in _startds(run_dir) if n.startswith(node)]:
+            time.sleep(2)
+        names = _startds(run_dir)
+        assert [n for n in names if n.startswith(node)] and len(names) == 2, names
+        assert os.path.exists(os.path.join(run_dir, 'local_dir', 'nodes', head, 'log', 'StartLog'))
+        # SIGTERM reaches the pilot (sudo passes it on), as scancel's would
+        pilot.send_signal(15)
+        assert pilot.wait(90) == 3
+    finally:
+        if pilot.poll() is None:
+            pilot.send_signal(15)
+            pilot.wait(90)
+        out.close()
+    assert wait_no_processes(run_dir, 30) == [], 'processes of the run or its extra node are left'
+    result = read_result(run_dir)
+    assert result['outcome'] == 'walltime' and 'SIGTERM' in result['reason'], result
+    assert (result['schedd_stop'], result['master_stop'], result['nodes_stop']) == ('clean', 'clean', 'clean')
