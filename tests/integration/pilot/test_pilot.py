@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import (  # pylint: disable=import-error
+from pilot_run_dir import (  # pylint: disable=import-error
     job_states, make_run_dir, read_result, run_processes, wait_no_processes,
 )
 from playbook import Playbook  # pylint: disable=import-error
@@ -123,6 +123,18 @@ def test_missing_config_is_a_clear_error(base, site_user, exports, sites):
         run_role(play, site_user, run_dir, batch_submit_scheduler='local')
     assert '%s/condor_config does not exist' % run_dir in str(e.value)
     assert not os.path.exists(os.path.join(run_dir, 'pilot.sh'))
+
+
+def test_a_failed_pilot_fails_the_role_with_its_reason(base, site_user, exports, sites):
+    run_dir = make_run_dir(sites, site_user, exports.short)
+    with open(os.path.join(run_dir, 'condor_config'), 'a') as f:
+        f.write('SPOOL = $(LOCAL_DIR)/nonexistent-spool\n')
+    play = Playbook(base, {})
+    with pytest.raises(AssertionError) as e:
+        run_role(play, site_user, run_dir, batch_submit_scheduler='local', batch_submit_wait=True)
+    assert 'local_dir/nonexistent-spool/job_queue.log is missing' in str(e.value)
+    assert read_result(run_dir)['outcome'] == 'failed'
+    assert run_processes(run_dir) == []
 
 
 def test_pilot_without_queue_fails_and_says_why(site_user, exports, sites):
