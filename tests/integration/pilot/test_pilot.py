@@ -1,0 +1,284 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hepcloud.lumberjack contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The batch_submit role and its pilot against the real HTCondor in /opt/condor, with the local scheduler and
+a real one-node Slurm, through ansible-playbook run as an ordinary site account on /usr/bin/python3.
+
+The queues are real exports (Schedd.export_jobs) from a real home pool; the run directory's personal pool runs
+them as the site account. Skipped, saying why, without root, condor_master, sudo, or (for Slurm) slurmctld.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from pilot_run_dir import (  # pylint: disable=import-error
+    job_states, make_run_dir, read_result, run_processes, wait_no_processes,
+)
+from playbook import Playbook  # pylint: disable=import-error
+from slurm_cluster import SlurmCluster, missing_requirements  # pylint: disable=import-error
+
+ROLE = 'hepcloud.lumberjack.batch_submit'
+FAST = dict(batch_submit_poll_interval=2, batch_submit_wait_poll_interval=2, batch_submit_startup_timeout=120,
+            batch_submit_stop_timeout=60)
+
+
+def role_task(run_dir, **variables):
+    v = dict(FAST, batch_submit_run_dir=run_dir, batch_submit_condor_bin_dir='/opt/condor')
+    v.update(variables)
+    return {'name': 'Run batch_submit', 'ansible.builtin.include_role': {'name': ROLE}, 'vars': v}
+
+
+WAITED = ('batch_submit_job_id', 'batch_submit_result', 'batch_submit_job', 'batch_submit_submission')
+
+
+def run_role(play, user, run_dir, register=WAITED, **variables):
+    """Run the role as `user`; returns the facts and registered results named in `register`."""
+    return play.run([role_task(run_dir, **variables)], register=register, become_user=user.pw_name)
+
+
+def outputs(work, job_ids):
+    found = {}
+    for job in job_ids:
+        path = os.path.join(work, 'out.%s' % job)
+        if os.path.exists(path):
+            with open(path) as f:
+                found[job] = f.read()
+    return found
+
+
+# ------------------------------------------------------------------------------------------------ local
+def test_local_every_job_finishes(base, site_user, exports, sites):
+    run_dir = make_run_dir(sites, site_user, exports.short)
+    play = Playbook(base, {})
+    r = run_role(play, site_user, run_dir, batch_submit_scheduler='local', batch_submit_walltime='10m',
+                 batch_submit_wait=True)
+    job = r['batch_submit_job']
+    assert job['state'] == 'completed' and job['exit_code'] == 0, job
+    result = r['batch_submit_result']
+    assert result['outcome'] == 'finished', result
+    assert (result['jobs_total'], result['jobs_completed'], result['jobs_unfinished']) == ('2', '2', '0')
+    assert (result['schedd_stop'], result['master_stop']) == ('clean', 'clean')
+    assert result['batch_job_id'] == r['batch_submit_job_id']
+    assert int(result['started']) <= int(result['ended'])
+    assert result == read_result(run_dir)
+    # the schedd and the master are gone, and the log the import reads says the jobs completed
+    assert wait_no_processes(run_dir, 10) == []
+    log = os.path.join(run_dir, 'local_dir', 'spool', 'job_queue.log')
+    assert job_states(log) == dict((j, 4) for j in exports.short_ids)
+    with open(log) as f:
+        assert not [line for line in f if line.startswith(('105 ', '106 '))], 'the log was not compacted'
+    ran = outputs(exports.work, exports.short_ids)
+    assert sorted(ran) == exports.short_ids
+    assert all('ran as %s' % site_user.pw_name in text for text in ran.values())
+    # the files the role put there
+    assert os.access(os.path.join(run_dir, 'pilot.sh'), os.X_OK)
+    with open(os.path.join(run_dir, 'pilot.env')) as f:
+        assert "LJ_RUN_DIR=%s\n" % run_dir in f.read()
+
+    # a second identical run submits nothing and reports the same pilot and result
+    jobs_dir = os.path.join(site_user.pw_dir, '.lumberjack', 'local-jobs')
+    before = sorted(os.listdir(jobs_dir))
+    again = run_role(play, site_user, run_dir, batch_submit_scheduler='local', batch_submit_walltime='10m',
+                     batch_submit_wait=True)
+    assert again['batch_submit_submission'].get('skipped') is True
+    assert again['batch_submit_job_id'] == r['batch_submit_job_id']
+    assert again['batch_submit_result'] == result
+    assert sorted(os.listdir(jobs_dir)) == before
+
+
+def test_local_walltime_margin_drains(base, site_user, exports, sites):
+    run_dir = make_run_dir(sites, site_user, exports.mixed)
+    play = Playbook(base, {})
+    # the pilot drains 40 s after it starts: time for the short job, not for the 600 s one
+    r = run_role(play, site_user, run_dir, batch_submit_scheduler='local', batch_submit_walltime='100s',
+                 batch_submit_drain_margin=60, batch_submit_wait=True)
+    job = r['batch_submit_job']
+    assert job['exit_code'] == 3, job
+    result = r['batch_submit_result']
+    assert result['outcome'] == 'walltime', result
+    assert 'walltime margin reached' in result['reason']
+    assert (result['jobs_total'], result['jobs_completed'], result['jobs_unfinished']) == ('2', '1', '1')
+    assert result['schedd_stop'] == 'clean'
+    assert int(result['walltime_end']) == int(result['started']) + 100
+    assert int(result['ended']) < int(result['walltime_end'])
+    assert wait_no_processes(run_dir, 10) == []
+    states = job_states(os.path.join(run_dir, 'local_dir', 'spool', 'job_queue.log'))
+    assert states[exports.quick_id] == 4
+    assert states[exports.long_id] in (1, 2)
+
+
+def test_missing_config_is_a_clear_error(base, site_user, exports, sites):
+    run_dir = make_run_dir(sites, site_user, exports.short)
+    os.unlink(os.path.join(run_dir, 'condor_config'))
+    play = Playbook(base, {})
+    with pytest.raises(AssertionError) as e:
+        run_role(play, site_user, run_dir, batch_submit_scheduler='local')
+    assert '%s/condor_config does not exist' % run_dir in str(e.value)
+    assert not os.path.exists(os.path.join(run_dir, 'pilot.sh'))
+
+
+def test_a_failed_pilot_fails_the_role_with_its_reason(base, site_user, exports, sites):
+    run_dir = make_run_dir(sites, site_user, exports.short)
+    with open(os.path.join(run_dir, 'condor_config'), 'a') as f:
+        f.write('SPOOL = $(LOCAL_DIR)/nonexistent-spool\n')
+    play = Playbook(base, {})
+    with pytest.raises(AssertionError) as e:
+        run_role(play, site_user, run_dir, batch_submit_scheduler='local', batch_submit_wait=True)
+    assert 'local_dir/nonexistent-spool/job_queue.log is missing' in str(e.value)
+    assert read_result(run_dir)['outcome'] == 'failed'
+    assert run_processes(run_dir) == []
+
+
+def test_pilot_without_queue_fails_and_says_why(site_user, exports, sites):
+    """The pilot run directly: no job_queue.log -> outcome=failed naming the file, exit 1, nothing left."""
+    run_dir = make_run_dir(sites, site_user, exports.short)
+    os.unlink(os.path.join(run_dir, 'local_dir', 'spool', 'job_queue.log'))
+    env_file = os.path.join(run_dir, 'pilot.env')
+    with open(env_file, 'w') as f:
+        f.write('LJ_RUN_DIR=%s\nLJ_CONDOR_BIN_DIR=/opt/condor\n' % run_dir)
+    script = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'batch_submit', 'files',
+                          'lumberjack-pilot.sh')
+    p = subprocess.run(['sudo', '-u', site_user.pw_name, 'bash', os.path.abspath(script), env_file],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert p.returncode == 1, p.stderr
+    result = read_result(run_dir)
+    assert result['outcome'] == 'failed'
+    assert 'local_dir/spool/job_queue.log is missing' in result['reason']
+    assert run_processes(run_dir) == []
+
+
+# ------------------------------------------------------------------------------------------------ Slurm
+@pytest.fixture(scope='module')
+def slurm(request):
+    why = missing_requirements(accounting=False)
+    if why:
+        pytest.skip(why)
+    cluster = SlurmCluster(accounting=False, min_job_age=300)
+    request.addfinalizer(cluster.stop)
+    cluster.start()
+    return cluster
+
+
+def test_slurm_every_job_finishes(base, site_user, exports, sites, slurm):
+    run_dir = make_run_dir(sites, site_user, exports.short)
+    play = Playbook(base, dict(SLURM_CONF=slurm.conf), log=lambda: slurm.log('slurmctld'))
+    r = run_role(play, site_user, run_dir, batch_submit_scheduler='slurm', batch_submit_walltime='10m',
+                 batch_submit_wait=True)
+    job = r['batch_submit_job']
+    assert job['state'] == 'completed' and job['exit_code'] == 0, job
+    result = r['batch_submit_result']
+    assert result['outcome'] == 'finished', result
+    assert (result['jobs_total'], result['jobs_completed'], result['jobs_unfinished']) == ('2', '2', '0')
+    assert result['batch_job_id'] == r['batch_submit_job_id']
+    # the end of the allocation came from Slurm: its start plus the 10 minute limit
+    assert abs(int(result['walltime_end']) - int(result['started']) - 600) <= 60
+    assert wait_no_processes(run_dir, 10) == []
+    states = job_states(os.path.join(run_dir, 'local_dir', 'spool', 'job_queue.log'))
+    assert states == dict((j, 4) for j in exports.short_ids)
+
+
+def _condor_q(run_dir):
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith('_CONDOR_'))
+    env['CONDOR_CONFIG'] = os.path.join(run_dir, 'condor_config')
+    p = subprocess.run(['/opt/condor/bin/condor_q', '-allusers', '-af', 'ProcId', 'ClusterId', 'JobStatus'],
+                       env=env, capture_output=True, text=True, timeout=60, check=False)
+    return dict(('%s.%s' % (c, pr), int(s)) for pr, c, s in
+                (line.split() for line in p.stdout.splitlines() if line.strip())) if p.returncode == 0 else {}
+
+
+def test_slurm_scancel_stops_the_pool_cleanly(base, site_user, exports, sites, slurm):
+    run_dir = make_run_dir(sites, site_user, exports.mixed)
+    play = Playbook(base, dict(SLURM_CONF=slurm.conf), log=lambda: slurm.log('slurmctld'))
+    r = run_role(play, site_user, run_dir, register=('batch_submit_job_id', 'batch_submit_submission'),
+                 batch_submit_scheduler='slurm', batch_submit_walltime='30m')
+    job_id = r['batch_submit_job_id']
+    assert r['batch_submit_submission']['changed'] is True and job_id
+    # wait until the pool runs the long job and the short one has completed
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        q = _condor_q(run_dir)
+        if q.get(exports.long_id) == 2 and q.get(exports.quick_id) == 4:
+            break
+        time.sleep(2)
+    else:
+        pytest.fail('the pool never ran the jobs: %s\n%s' % (q, slurm.log('slurmd')[-2000:]))
+    assert run_processes(run_dir)
+    slurm.run('scancel', job_id, check=True)
+    assert wait_no_processes(run_dir, 60) == [], 'processes of the run are left after scancel'
+    result = read_result(run_dir)
+    assert result['outcome'] == 'walltime', result
+    assert 'SIGTERM received' in result['reason']
+    assert (result['jobs_total'], result['jobs_completed'], result['jobs_unfinished']) == ('2', '1', '1')
+    assert result['schedd_stop'] == 'clean'
+    states = job_states(os.path.join(run_dir, 'local_dir', 'spool', 'job_queue.log'))
+    assert states[exports.quick_id] == 4 and states[exports.long_id] in (1, 2)
+
+
+# ------------------------------------------------------------------------------------------------ extra nodes
+MPIEXEC_STAND_IN = '''#!/bin/sh
+# test stand-in for mpiexec (no MPI here): drop "-n N --host LIST" and run the command on this host
+shift 4
+exec "$@"
+'''
+
+
+def _startds(run_dir):
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith('_CONDOR_'))
+    env['CONDOR_CONFIG'] = os.path.join(run_dir, 'condor_config')
+    p = subprocess.run(['/opt/condor/bin/condor_status', '-startd', '-af', 'Name'], env=env, capture_output=True,
+                       text=True, timeout=60, check=False)
+    return sorted(p.stdout.split()) if p.returncode == 0 else []
+
+
+def test_extra_node_startd_joins_the_head_and_stops_with_it(site_user, exports, sites):
+    """The head pilot starts `pilot.sh --node` for the second host of the allocation through the launcher (here a
+    stand-in for mpiexec that runs it on this host): a real condor_master with only a startd, its own LOCAL_DIR
+    and names, joins the head's collector from the address file; SIGTERM to the head stops both pools."""
+    run_dir = make_run_dir(sites, site_user, exports.mixed)
+    launcher = os.path.join(run_dir, 'mpiexec-stand-in')
+    with open(launcher, 'w') as f:
+        f.write(MPIEXEC_STAND_IN)
+    os.chmod(launcher, 0o755)
+    head = subprocess.run(['hostname', '-s'], capture_output=True, text=True, check=True).stdout.strip()
+    env_file = os.path.join(run_dir, 'pilot.env')
+    with open(env_file, 'w') as f:
+        f.write('LJ_RUN_DIR=%s\nLJ_CONDOR_BIN_DIR=/opt/condor\nLJ_NODE_LIST=%s,othernode\nLJ_NODE_LAUNCHER=mpiexec\n'
+                'LJ_MPIEXEC=%s\nLJ_POLL_INTERVAL=2\nLJ_WALLTIME=30m\n' % (run_dir, head, launcher))
+    script = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'batch_submit', 'files',
+                          'lumberjack-pilot.sh')
+    subprocess.run(['install', '-m', '0755', '-o', str(site_user.pw_uid), os.path.abspath(script),
+                    os.path.join(run_dir, 'pilot.sh')], check=True)
+    out = open(os.path.join(run_dir, 'pilot.out'), 'w')
+    # both pools on one host: the node's daemons must not take the head's collector for their own family
+    # (a one-host artifact, see the facts file); across hosts this is not needed
+    pilot = subprocess.Popen(['sudo', '-u', site_user.pw_name, 'env', '_CONDOR_SEC_USE_FAMILY_SESSION=False',
+                              os.path.join(run_dir, 'pilot.sh'), env_file],
+                             stdout=out, stderr=subprocess.STDOUT, cwd=run_dir)
+    node = '%s-%s@' % (os.path.basename(run_dir), head)   # STARTD_NAME of the extra node, then @host
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not [n for n in _startds(run_dir) if n.startswith(node)]:
+            time.sleep(2)
+        names = _startds(run_dir)
+        assert [n for n in names if n.startswith(node)] and len(names) == 2, names
+        assert os.path.exists(os.path.join(run_dir, 'local_dir', 'nodes', head, 'log', 'StartLog'))
+        # SIGTERM reaches the pilot (sudo passes it on), as scancel's would
+        pilot.send_signal(15)
+        assert pilot.wait(90) == 3
+    finally:
+        if pilot.poll() is None:
+            pilot.send_signal(15)
+            pilot.wait(90)
+        out.close()
+    assert wait_no_processes(run_dir, 30) == [], 'processes of the run or its extra node are left'
+    result = read_result(run_dir)
+    assert result['outcome'] == 'walltime' and 'SIGTERM' in result['reason'], result
+    assert (result['schedd_stop'], result['master_stop'], result['nodes_stop']) == ('clean', 'clean', 'clean')
