@@ -220,14 +220,27 @@ condor_local() {  # a tool against this node's own daemons: local FS authenticat
 invalidate() {  # invalidate every ad of this node's daemons in the home collector
     local what=$1 target=$2 file
     file="$NODE_DIR/invalidate-$what-$target.ad"
-    printf 'MyType = "Query"\nTargetType = "%s"\nRequirements = GLIDEIN_NodeId =?= "%s"\n' "$target" "$NODE_ID" >"$file"
-    timeout 30 condor_advertise "$what" "$file" >/dev/null 2>&1 || log "condor_advertise $what failed"
+    # by name, so that the collector's private ads of the slots (which carry no GLIDEIN_* attribute) go too:
+    # slot1@NODE@host, slot1_1@NODE@host, NODE@host
+    printf 'MyType = "Query"\nTargetType = "%s"\nRequirements = regexp("(^|@)%s@", Name)\n' "$target" "$NODE_ID" >"$file"
+    local out
+    out=$(timeout 30 condor_advertise -tcp "$what" "$file" 2>&1) || log "condor_advertise $what ($target) failed: $out"
 }
 
 still_advertised() {
     local out
     out=$(timeout 30 condor_status -any -constraint "GLIDEIN_NodeId =?= \"$NODE_ID\"" -af Name 2>/dev/null) || return 0
     [ -n "$out" ]
+}
+
+node_pids() {  # processes started from this node's configuration (their environment names it)
+    local marker="CONDOR_CONFIG=$NODE_DIR/condor_config" env pid
+    for env in /proc/[0-9]*/environ; do
+        pid=${env#/proc/}
+        pid=${pid%/environ}
+        if [ "$pid" = "$$" ] || [ ! -O "/proc/$pid" ]; then continue; fi
+        { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qxF "$marker" && printf '%s\n' "$pid"
+    done
 }
 
 SHUTTING_DOWN=""
@@ -249,10 +262,16 @@ node_shutdown() {
             kill -KILL "$MASTER_PID" 2>/dev/null
         fi
     fi
+    # whatever of this node's HTCondor is left (a startd whose master died) goes too
+    local pid left=""
+    for pid in $(node_pids); do
+        kill -KILL "$pid" 2>/dev/null && left="$left $pid"
+    done
+    [ -z "$left" ] || log "killed what was left of this node's HTCondor:$left"
     if still_advertised; then
         log "invalidating the ads of $NODE_ID in the collector"
         invalidate INVALIDATE_STARTD_ADS Machine
-        invalidate INVALIDATE_STARTD_ADS StartDaemon
+        invalidate INVALIDATE_STARTD_ADS StartD
         invalidate INVALIDATE_MASTER_ADS DaemonMaster
     fi
 }

@@ -104,6 +104,8 @@ def diagnostics(user, home=None):
                 with open(os.path.join(top, f), errors='replace') as fh:
                     text.append('--- %s\n%s' % (os.path.join(top, f), fh.read()[-2500:]))
     if home is not None:
+        text.append('--- ads in the home collector\n' + home.run(
+            ['condor_status', '-any', '-af', 'MyType', 'Name', 'GLIDEIN_NodeId'], check=False).stdout)
         for f in ('CollectorLog', 'NegotiatorLog', 'SchedLog'):
             try:
                 with open(os.path.join(home.log_dir, f), errors='replace') as fh:
@@ -152,6 +154,7 @@ def test_a_pilot_joins_runs_a_job_and_leaves_when_cancelled(home, idtoken, slurm
     site = 'LJ-SITE-%s' % secrets.token_hex(3)
     v = role_vars(home, idtoken, site)
     name = v['glidein_name']
+    started = time.time()
     recap, jobs = apply_role(workdir, pilot_user, slurm, v)
     assert recap['changed'] > 0
     [job] = jobs['results']
@@ -168,7 +171,6 @@ def test_a_pilot_joins_runs_a_job_and_leaves_when_cancelled(home, idtoken, slurm
     assert recap2['changed'] == 0, recap2['stdout']
     assert jobs2['results'][0]['job_id'] == batch_id and jobs2['results'][0]['existing'] is True
 
-    started = time.time()
     constraint = 'GLIDEIN_Site =?= "%s"' % site
     ads = wait_for(lambda: [a for a in slots(home, constraint) if a['type'] == 'Machine'], JOIN_TIMEOUT,
                    'the pilot to join the home pool',
@@ -235,3 +237,77 @@ def test_two_pilots_in_parallel_with_separate_directories(home, idtoken, slurm, 
     logs = os.path.join(pilot_user.pw_dir, 'glidein', 'logs', v['glidein_name'])
     assert sorted(f[:-len('.tar.gz')] for f in os.listdir(logs) if f.endswith('.tar.gz')) == sorted(
         a['pilot'] for a in ads)
+
+
+def node_processes(user, program):
+    """Pids of `program` run by `user` (from /proc)."""
+    found = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.stat('/proc/%s' % pid).st_uid != user.pw_uid:
+                continue
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                argv0 = f.read().split(b'\0')[0].decode()
+        except (IOError, OSError):
+            continue
+        if os.path.basename(argv0) == program:
+            found.append(int(pid))
+    return found
+
+
+def slurm_state(slurm, job_id):
+    return slurm.run('squeue', '-h', '-j', str(job_id), '-t', 'all', '-o', '%T').stdout.strip()
+
+
+def test_a_pilot_whose_master_dies_leaves_the_pool(home, idtoken, slurm, pilot_user, workdir):
+    site = 'LJ-KILL-%s' % secrets.token_hex(3)
+    v = role_vars(home, idtoken, site, glidein_cpus=1, glidein_memory='200M')
+    _recap, jobs = apply_role(workdir, pilot_user, slurm, v)
+    batch_id = jobs['results'][0]['job_id']
+    constraint = 'GLIDEIN_Site =?= "%s"' % site
+    wait_for(lambda: [a for a in slots(home, constraint) if a['type'] == 'Machine'], JOIN_TIMEOUT,
+             'the pilot to join', explain=lambda: diagnostics(pilot_user, home))
+    masters = node_processes(pilot_user, 'condor_master')
+    assert len(masters) == 1
+    os.kill(masters[0], 9)
+    # the pilot script notices, kills the orphaned startd, invalidates the ads and ends the batch job
+    wait_for(lambda: not slots(home, constraint), LEAVE_TIMEOUT, 'the ads of the dead pilot to go',
+             explain=lambda: diagnostics(pilot_user, home))
+    wait_for(lambda: not node_processes(pilot_user, 'condor_startd'), 10, 'the orphaned startd to be gone')
+    wait_for(lambda: slurm_state(slurm, batch_id) in ('', 'COMPLETED'), 60, 'the batch job to end')
+    wait_for(lambda: not [d for d in pilot_dirs(pilot_user) if d.startswith(v['glidein_name'] + '-')], 30,
+             'the pilot directory to be removed')
+
+
+def test_a_pilot_is_not_in_the_pool_while_queued_and_drains_before_its_walltime(
+        home, idtoken, slurm, pilot_user, workdir):
+    site = 'LJ-DRAIN-%s' % secrets.token_hex(3)
+    # 3 minutes of walltime: drain at 170 s before the end (right away), leave at 150 s before the end
+    v = role_vars(home, idtoken, site, glidein_cpus=1, glidein_memory='200M', glidein_walltime='3m',
+                  glidein_drain_margin=170, glidein_kill_margin=150, glidein_directives=['--hold'])
+    _recap, jobs = apply_role(workdir, pilot_user, slurm, v)
+    batch_id = jobs['results'][0]['job_id']
+    constraint = 'GLIDEIN_Site =?= "%s"' % site
+    # held in the queue: nothing of it in the pool
+    for _i in range(8):
+        assert slurm_state(slurm, batch_id) == 'PENDING'
+        assert not slots(home, constraint)
+        time.sleep(1)
+    slurm.run('scontrol', 'release', str(batch_id), check=True)
+    wait_for(lambda: slots(home, constraint), JOIN_TIMEOUT, 'the released pilot to join',
+             explain=lambda: diagnostics(pilot_user, home))
+    joined = time.time()
+    # it drains, then leaves at the kill margin (about 30 s after it started) and the batch job ends normally
+    wait_for(lambda: not slots(home, constraint), 90, 'the pilot to leave before its walltime',
+             explain=lambda: diagnostics(pilot_user, home))
+    assert time.time() - joined < 80
+    wait_for(lambda: slurm_state(slurm, batch_id) in ('', 'COMPLETED'), 60, 'the batch job to end')
+    out = os.path.join(pilot_user.pw_dir, 'glidein', 'logs', v['glidein_name'],
+                       '%s-1.%s.out' % (v['glidein_name'], batch_id))
+    with open(out) as f:
+        text = f.read()
+    assert 'draining: no new jobs from now on' in text and 'shutting down' in text, text
+    wait_for(lambda: not [d for d in pilot_dirs(pilot_user) if d.startswith(v['glidein_name'] + '-')], 30,
+             'the pilot directory to be removed')
