@@ -345,8 +345,10 @@ run_node() {
     if [ -r "$GLIDEIN_CONFIG_DIR/idtoken" ]; then
         install -m 0600 "$GLIDEIN_CONFIG_DIR/idtoken" "$NODE_DIR/tokens.d/glidein" || die "cannot copy the IDTOKEN"
     fi
-    if [ -r "$GLIDEIN_CONFIG_DIR/pool_password" ]; then
-        install -m 0600 "$GLIDEIN_CONFIG_DIR/pool_password" "$NODE_DIR/passwords.d/POOL" || die "cannot copy the pool password"
+    if [ -r "$GLIDEIN_CONFIG_DIR/pool_password.b64" ]; then
+        base64 -d "$GLIDEIN_CONFIG_DIR/pool_password.b64" >"$NODE_DIR/passwords.d/POOL" \
+            || die "$GLIDEIN_CONFIG_DIR/pool_password.b64 is not base64: give glidein_pool_password base64-encoded"
+        chmod 0600 "$NODE_DIR/passwords.d/POOL"
     fi
     local cpus memory gpus
     cpus=$(granted_cpus)

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import os
 import re
@@ -29,6 +30,7 @@ import yaml
 
 from playbook import TARGET_PYTHON, collections_path  # pylint: disable=import-error
 
+UID_DOMAIN = 'lumberjack.test'  # the home pool's UID_DOMAIN and TRUST_DOMAIN (conftest.py)
 JOIN_TIMEOUT = int(os.environ.get('LJ_GLIDEIN_JOIN_TIMEOUT', '120'))
 LEAVE_TIMEOUT = 30
 
@@ -218,13 +220,15 @@ def test_a_pilot_joins_runs_a_job_and_leaves_when_cancelled(home, idtoken, slurm
 def test_two_pilots_in_parallel_with_separate_directories(home, idtoken, slurm, pilot_user, workdir):
     site = 'LJ-PAIR-%s' % secrets.token_hex(3)
     v = role_vars(home, idtoken, site, glidein_count=2, glidein_cpus=1, glidein_memory='200M')
-    recap, jobs = apply_role(workdir, pilot_user, slurm, v)
+    _recap, jobs = apply_role(workdir, pilot_user, slurm, v)
     ids = [j['job_id'] for j in jobs['results']]
     assert len(set(ids)) == 2
     constraint = 'GLIDEIN_Site =?= "%s"' % site
-    ads = wait_for(lambda: (lambda a: a if len(a) == 2 else None)(
-        [a for a in slots(home, constraint) if a['type'] == 'Machine']), JOIN_TIMEOUT, 'both pilots to join',
-                   explain=lambda: diagnostics(pilot_user, home))
+
+    def both():
+        machines = [a for a in slots(home, constraint) if a['type'] == 'Machine']
+        return machines if len(machines) == 2 else None
+    ads = wait_for(both, JOIN_TIMEOUT, 'both pilots to join', explain=lambda: diagnostics(pilot_user, home))
     assert sorted(a['job'] for a in ads) == sorted(ids)
     assert len(set(a['pilot'] for a in ads)) == 2 and len(set(a['name'] for a in ads)) == 2
     mine = [d for d in pilot_dirs(pilot_user) if d.startswith(v['glidein_name'] + '-')]
@@ -311,3 +315,23 @@ def test_a_pilot_is_not_in_the_pool_while_queued_and_drains_before_its_walltime(
     assert 'draining: no new jobs from now on' in text and 'shutting down' in text, text
     wait_for(lambda: not [d for d in pilot_dirs(pilot_user) if d.startswith(v['glidein_name'] + '-')], 30,
              'the pilot directory to be removed')
+
+
+def test_a_pilot_with_the_pool_password_joins(home, slurm, pilot_user, workdir):
+    """The other credential: the home pool's password file (its signing key), base64-encoded, no IDTOKEN."""
+    with open(os.path.join(home.local_dir, 'passwords.d', 'POOL'), 'rb') as f:
+        pool_password = base64.b64encode(f.read()).decode()
+    site = 'LJ-PASSWD-%s' % secrets.token_hex(3)
+    v = role_vars(home, '', site, glidein_cpus=1, glidein_memory='200M', glidein_pool_password=pool_password,
+                  glidein_trust_domain=UID_DOMAIN)
+    v['glidein_condor_config']['SEC_CLIENT_AUTHENTICATION_METHODS'] = 'IDTOKENS, PASSWORD'
+    _recap, _jobs = apply_role(workdir, pilot_user, slurm, v)
+    config_dir = os.path.join(pilot_user.pw_dir, 'glidein', 'etc', v['glidein_name'])
+    assert not os.path.exists(os.path.join(config_dir, 'idtoken'))
+    assert os.stat(os.path.join(config_dir, 'pool_password.b64')).st_mode & 0o777 == 0o600
+    constraint = 'GLIDEIN_Site =?= "%s"' % site
+    wait_for(lambda: [a for a in slots(home, constraint) if a['type'] == 'Machine'], JOIN_TIMEOUT,
+             'the pilot with the pool password to join', explain=lambda: diagnostics(pilot_user, home))
+    apply_role(workdir, pilot_user, slurm, dict(v, glidein_state='absent'))
+    wait_for(lambda: not slots(home, constraint), LEAVE_TIMEOUT, 'the pilot to leave',
+             explain=lambda: diagnostics(pilot_user, home))
