@@ -38,8 +38,10 @@ load_env() {
     : "${GLIDEIN_NAME:?is not set in $env_file}" "${GLIDEIN_BASE_DIR:?is not set in $env_file}"
     : "${GLIDEIN_CONFIG_DIR:?is not set in $env_file}" "${GLIDEIN_LOG_DIR:?is not set in $env_file}"
     : "${GLIDEIN_SITE:?is not set in $env_file}"
-    GLIDEIN_WALLTIME=$(seconds "${GLIDEIN_WALLTIME:-}") || die "GLIDEIN_WALLTIME=$GLIDEIN_WALLTIME in $env_file is not a walltime"
-    GLIDEIN_MEMORY_MB=$(mebibytes "${GLIDEIN_MEMORY:-}") || die "GLIDEIN_MEMORY=$GLIDEIN_MEMORY in $env_file is not a memory size"
+    local raw=${GLIDEIN_WALLTIME:-}
+    GLIDEIN_WALLTIME=$(seconds "$raw") || die "GLIDEIN_WALLTIME=$raw in $env_file is not a walltime (HH:MM:SS, 2h, ...)"
+    raw=${GLIDEIN_MEMORY:-}
+    GLIDEIN_MEMORY_MB=$(mebibytes "$raw") || die "GLIDEIN_MEMORY=$raw in $env_file is not a memory size (4G, 4096M, ...)"
     GLIDEIN_DRAIN_MARGIN=${GLIDEIN_DRAIN_MARGIN:-300}
     GLIDEIN_KILL_MARGIN=${GLIDEIN_KILL_MARGIN:-60}
     GLIDEIN_POLL_INTERVAL=${GLIDEIN_POLL_INTERVAL:-5}
@@ -446,6 +448,10 @@ run_batch() {
     return "$rc"
 }
 
+# sourced (by the unit tests of these functions): define them, run nothing
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+    return 0
+fi
 if [ "${1:-}" = node ]; then
     [ $# -eq 5 ] || die "usage: $0 node ENV_FILE PILOT_DIR PILOT_ID TODIE"
     run_node "$2" "$3" "$4" "$5"

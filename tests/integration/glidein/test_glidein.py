@@ -313,6 +313,7 @@ def test_a_pilot_is_not_in_the_pool_while_queued_and_drains_before_its_walltime(
     with open(out) as f:
         text = f.read()
     assert 'draining: no new jobs from now on' in text and 'shutting down' in text, text
+    assert 'condor_off -peaceful -startd failed' not in text, text
     wait_for(lambda: not [d for d in pilot_dirs(pilot_user) if d.startswith(v['glidein_name'] + '-')], 30,
              'the pilot directory to be removed')
 
