@@ -233,6 +233,14 @@ def test_two_pilots_in_parallel_with_separate_directories(home, idtoken, slurm, 
     assert len(set(a['pilot'] for a in ads)) == 2 and len(set(a['name'] for a in ads)) == 2
     mine = [d for d in pilot_dirs(pilot_user) if d.startswith(v['glidein_name'] + '-')]
     assert sorted(mine) == sorted(a['pilot'] for a in ads)
+    # a plain scancel of one pilot takes it, and only it, out of the pool
+    first = [a for a in ads if a['job'] == ids[0]][0]
+    slurm.run('scancel', ids[0], check=True)
+    wait_for(lambda: [a['pilot'] for a in slots(home, constraint) if a['type'] == 'Machine'] == [
+        a['pilot'] for a in ads if a['job'] == ids[1]], LEAVE_TIMEOUT, 'the scancelled pilot to leave',
+        explain=lambda: diagnostics(pilot_user, home))
+    wait_for(lambda: first['pilot'] not in pilot_dirs(pilot_user), 30, 'its directory to be removed')
+    # the role cancels the other
     apply_role(workdir, pilot_user, slurm, dict(v, glidein_state='absent'))
     wait_for(lambda: not slots(home, constraint), LEAVE_TIMEOUT, 'both pilots to leave',
              explain=lambda: diagnostics(pilot_user, home))
