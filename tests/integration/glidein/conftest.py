@@ -13,9 +13,11 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -84,11 +86,39 @@ def _user(request, prefix):
     return pwd.getpwnam(name)
 
 
+def _processes_of(uid):
+    pids = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                if os.stat('/proc/' + entry).st_uid == uid:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
 @pytest.fixture(scope='session')
-def pilot_user(request):
-    """The site account the pilots run as (an ordinary user)."""
+def pilot_user(request, slurm):
+    """The site account the pilots run as (an ordinary user). After the session, while Slurm still runs, its
+    pilots are cancelled (a failed test may leave some) and whatever it still runs is stopped, so that the
+    account can be removed."""
     _need_root_tools()
-    return _user(request, 'ljpilot')
+    user = _user(request, 'ljpilot')
+
+    def stop_pilots():
+        slurm.run('scancel', '-u', user.pw_name)
+        deadline = time.time() + 45
+        while _processes_of(user.pw_uid) and time.time() < deadline:
+            time.sleep(1)
+        for pid in _processes_of(user.pw_uid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(1)
+    request.addfinalizer(stop_pilots)  # runs before _user's userdel (finalizers run last-in, first-out)
+    return user
 
 
 @pytest.fixture(scope='session')
