@@ -369,6 +369,10 @@ run_node() {
     MASTER_PID=$!
     local drained="" now
     while kill -0 "$MASTER_PID" 2>/dev/null; do
+        if [ -e "$PILOT_DIR/stop" ]; then
+            log "asked to stop ($PILOT_DIR/stop)"
+            break
+        fi
         now=$(date +%s)
         if [ "$now" -ge $((TODIE - GLIDEIN_KILL_MARGIN)) ]; then
             log "the walltime ends at $TODIE: shutting down"

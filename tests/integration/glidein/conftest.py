@@ -78,12 +78,29 @@ def idtoken(home):
     return token
 
 
-def _user(request, prefix):
+def _user(request, prefix, before_removal=None):
+    """An ordinary account, removed after the session: first `before_removal()`, then whatever the account
+    still runs (jobs, shadows) is given 45 s to end and killed, so that userdel can remove it."""
     name = '%s%s' % (prefix, secrets.token_hex(3))
     subprocess.run(['useradd', '--create-home', '--shell', '/bin/bash', name], check=True)
-    request.addfinalizer(lambda: subprocess.run(['userdel', '--remove', name], check=False,
-                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    return pwd.getpwnam(name)
+    user = pwd.getpwnam(name)
+
+    def remove():
+        if before_removal is not None:
+            before_removal(user)
+        deadline = time.time() + 45
+        while _processes_of(user.pw_uid) and time.time() < deadline:
+            time.sleep(1)
+        for pid in _processes_of(user.pw_uid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(1)
+        subprocess.run(['userdel', '--remove', name], check=False, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    request.addfinalizer(remove)
+    return user
 
 
 def _processes_of(uid):
@@ -101,30 +118,16 @@ def _processes_of(uid):
 @pytest.fixture(scope='session')
 def pilot_user(request, slurm):
     """The site account the pilots run as (an ordinary user). After the session, while Slurm still runs, its
-    pilots are cancelled (a failed test may leave some) and whatever it still runs is stopped, so that the
-    account can be removed."""
+    pilots are cancelled (a failed test may leave some) before the account is removed."""
     _need_root_tools()
-    user = _user(request, 'ljpilot')
-
-    def stop_pilots():
-        slurm.run('scancel', '-u', user.pw_name)
-        deadline = time.time() + 45
-        while _processes_of(user.pw_uid) and time.time() < deadline:
-            time.sleep(1)
-        for pid in _processes_of(user.pw_uid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(1)
-    request.addfinalizer(stop_pilots)  # runs before _user's userdel (finalizers run last-in, first-out)
-    return user
+    return _user(request, 'ljpilot', before_removal=lambda user: slurm.run('scancel', '-u', user.pw_name))
 
 
 @pytest.fixture(scope='session')
 def submitter(request, home):
-    """A user who submits jobs to the home schedd."""
-    return _user(request, 'ljsub')
+    """A user who submits jobs to the home schedd; its jobs are removed before the account is."""
+    return _user(request, 'ljsub', before_removal=lambda user: home.run(
+        ['condor_rm', '-all'], user=user.pw_name, check=False))
 
 
 @pytest.fixture(scope='session')
