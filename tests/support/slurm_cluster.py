@@ -130,13 +130,34 @@ class SlurmCluster:
         return self
 
     def stop(self, keep_dir=False):
-        """Stop every daemon this cluster started (its own children, newest first), then remove the directory."""
+        """Cancel what still runs, stop every daemon this cluster started (its own children, newest first), then
+        remove the directory. Jobs go first: a slurmd stopped under running jobs leaves their scripts orphaned
+        (and their users impossible to delete)."""
+        if self.started:
+            self._cancel_all_jobs()
         for proc in reversed(self._procs):
             self._terminate(proc)
         self._procs = []
         self.started = False
         if not keep_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _cancel_all_jobs(self, timeout=30):
+        """scancel every job still known (as root) and wait until squeue lists none, at most `timeout` s."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                listed = self.run('squeue', '--noheader', '--format=%i', timeout=15)
+            except (OSError, subprocess.TimeoutExpired):
+                return
+            ids = listed.stdout.split() if listed.returncode == 0 else []
+            if not ids:
+                return
+            try:
+                self.run('scancel', *ids, timeout=15)
+            except (OSError, subprocess.TimeoutExpired):
+                return
+            time.sleep(1)
 
     @staticmethod
     def _terminate(proc):
