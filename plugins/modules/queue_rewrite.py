@@ -330,13 +330,17 @@ class QueueRewrite(object):
             self.fail('%s does not exist or is not a file: give the job_queue.log to rewrite' % self.path)
         if os.path.isdir(self.dest):
             self.fail('dest %s is a directory: give the path of the job_queue.log to write' % self.dest)
-        # everything that would make the real run fail is checked before anything is written, in check mode too
-        if not os.path.isdir(os.path.dirname(os.path.abspath(self.dest))):
+        # checked before anything is written. In check mode a missing directory is no error: in a play, an
+        # earlier task (skipped in check mode) usually creates it, and the preview must go on
+        dest_dir_missing = not os.path.isdir(os.path.dirname(os.path.abspath(self.dest)))
+        if dest_dir_missing and not self.module.check_mode:
             self.fail('the directory of dest %s does not exist' % self.dest)
+        manifest_dir_missing = False
         if p['manifest_dest']:
             if os.path.isdir(p['manifest_dest']):
                 self.fail('manifest_dest %s is a directory: give the path of the JSON file to write' % p['manifest_dest'])
-            if not os.path.isdir(os.path.dirname(os.path.abspath(p['manifest_dest']))):
+            manifest_dir_missing = not os.path.isdir(os.path.dirname(os.path.abspath(p['manifest_dest'])))
+            if manifest_dir_missing and not self.module.check_mode:
                 self.fail('the directory of manifest_dest %s does not exist' % p['manifest_dest'])
         spec = self.spec()
         rewriter = QueueRewriter(self.path, spec)
@@ -391,7 +395,9 @@ class QueueRewrite(object):
             self.fail('dest %s exists with other content; set backup=true to keep a copy of it, or '
                       'force=true to replace it' % self.dest)
         manifest_file = None
-        if p['manifest_dest']:
+        if manifest_dir_missing:
+            result['changed'] = True        # check mode: the directory and the manifest would be made
+        elif p['manifest_dest']:
             # staged before the log is replaced: a manifest that cannot be written leaves the log as it was
             manifest_file = StagedFile(p['manifest_dest'], self.module.check_mode)
             try:
