@@ -546,7 +546,13 @@ main() {
     # up: the schedd answers condor_q
     local deadline=$(( $(date +%s) + LJ_STARTUP_TIMEOUT ))
     until condor condor_q -totals >/dev/null 2>&1; do
-        alive "$MASTER_PID" || fail "condor_master exited during start-up; see the logs in $(condor condor_config_val LOG 2>/dev/null)"
+        if ! alive "$MASTER_PID"; then
+            # nothing is left to stop: say so in the result instead of "running"
+            SCHEDD_STOP=exited
+            MASTER_STOP=exited
+            MASTER_PID=""
+            fail "condor_master exited during start-up; see the logs in $(condor condor_config_val LOG 2>/dev/null)"
+        fi
         [ -n "$SIGNALLED" ] && break
         [ "$(date +%s)" -ge "$deadline" ] && fail "the pool did not answer condor_q within ${LJ_STARTUP_TIMEOUT}s"
         sleep 1

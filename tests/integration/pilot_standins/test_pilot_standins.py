@@ -165,7 +165,8 @@ def test_local_master_dying_at_start(base, run_dirs):
     job = r['batch_submit_job']
     assert job['exit_code'] == 1, job
     result = check_result(r, run_dir, outcome='failed', jobs_total='2', jobs_completed='0', jobs_removed='0',
-                          jobs_held='0', jobs_unfinished='2', master_stop='clean', nodes_stop='none')
+                          jobs_held='0', jobs_unfinished='2', master_stop='exited', schedd_stop='exited',
+                          nodes_stop='none')
     assert result['reason'] == ('condor_master exited during start-up; see the logs in %s/local_dir/log' % run_dir)
     # the pilot never asked a pool that was not there to stop
     assert [c for c in calls(run_dir) if c.startswith('condor_off')] == []
@@ -174,8 +175,6 @@ def test_local_master_dying_at_start(base, run_dirs):
     assert_nothing_left(run_dir)
 
 
-@pytest.mark.xfail(strict=True, reason='lumberjack-pilot.sh: when condor_master dies during start-up, pilot.result '
-                   'says schedd_stop=running and master_stop=clean (the main loop says exited/exited)')
 def test_pilot_master_dying_at_start_reports_nothing_running(run_dirs):
     """The pilot run directly: a master that died at start leaves no schedd running and was not stopped."""
     run_dir = run_dirs.make({'1.0': 1}, STANDIN_MASTER_START='die')
