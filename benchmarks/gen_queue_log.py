@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Write a synthetic HTCondor job_queue.log shaped like a real export.
 
-About 2.4 kB and 48 attributes per job (200,000 jobs: about 480 MB). The shape follows the real export in
+About 2.5 kB and 48 attributes per job (200,000 jobs: about 505 MB). The shape follows the real export in
 tests/data/export_two_clusters.job_queue.log: a 107 header, the 0.0 header ad, then per cluster a cluster ad
-(key 0C.-1) and proc ads (C.P) that carry their own paths, so a rewrite has to touch every job. All paths sit under one home directory, as they do for one user's exported work.
+(key 0C.-1) and proc ads (C.P) that carry their own paths, so a rewrite has to touch every job. All paths sit
+under one home directory, as they do for one user's exported work.
 
     gen_queue_log.py OUT [--jobs N] [--procs-per-cluster K] [--home /home/alice]
 """
