@@ -51,6 +51,17 @@ def string_value(raw):
     return unquote(_text(raw))
 
 
+def owner_name(raw):
+    """The text of a raw Owner value: a string literal without its quotes, anything else as written (None stays
+    None)."""
+    if raw is None:
+        return None
+    text = _text(raw)
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1]
+    return text
+
+
 def bool_value(raw, default):
     if raw is None:
         return default

@@ -22,16 +22,12 @@ __metaclass__ = type
 import shutil
 
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import QueueLogError, open_log
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import owner_name, split_key
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import QueueScanner
 
 _NAMES = ('Owner', 'NextClusterNum')
 _OWNER, _NEXT = 0, 1
 _COPY_BLOCK = 1 << 24
-
-
-def _split_key(key):
-    c, _sep, p = key.partition(b'.')
-    return int(c), int(p)
 
 
 def _text(raw):
@@ -68,7 +64,7 @@ def read_export(path):
     info = ExportInfo(path)
     cluster_owner = {}
     for key, values in state.ads.items():
-        c, p = _split_key(key)
+        c, p = split_key(key)
         if c == 0 and p == 0:
             if values[_NEXT] is not None:
                 try:
@@ -92,19 +88,12 @@ def read_export(path):
             if owner is not None:
                 info.owners.add(owner)
     info.owners.update(cluster_owner.values())
-    info.owners = set(_owner_text(o) for o in info.owners)
+    info.owners = set(owner_name(o) for o in info.owners)
     with open_log(path, binary=True) as f:
         first = f.readline()
     if first.startswith(b'107 '):
         info.first_line = first
     return info
-
-
-def _owner_text(raw):
-    text = _text(raw)
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        return text[1:-1]
-    return text
 
 
 class MergeError(Exception):

@@ -37,10 +37,8 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox impor
 
 def _home_of(pathmap, site_path):
     """The submit-side path of a sandbox path, or None when no mapping's target holds it."""
-    for dst in pathmap.targets:
-        if site_path == dst or site_path.startswith(dst + '/'):
-            return pathmap.unmap(site_path)
-    return None
+    status, _path = pathmap.classify(site_path)
+    return pathmap.unmap(site_path) if status == 'already' else None
 
 
 def job_outputs(state, pathmap):

@@ -25,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import QueueLogError, open_log
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import owner_name, split_key
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import QueueScanner
 
 _CHUNK = 1 << 25
@@ -33,15 +34,6 @@ _SHARED = object()      # records every output gets: 107, the header ad, transac
 
 def _text(raw):
     return raw.decode('utf-8', 'surrogateescape')
-
-
-def _owner_text(raw):
-    if raw is None:
-        return None
-    text = _text(raw)
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        return text[1:-1]
-    return text
 
 
 class SplitPlan(object):
@@ -75,9 +67,8 @@ def plan_split(path):
     proc_owner = {}
     users = {}
     for key, values in state.ads.items():
-        c, _sep, p = key.partition(b'.')
-        c, p = int(c), int(p)
-        owner = _owner_text(values[0])
+        c, p = split_key(key)
+        owner = owner_name(values[0])
         if c == 0:
             if p != 0 and owner is not None:
                 users[key] = owner
@@ -87,8 +78,7 @@ def plan_split(path):
         elif p >= 0 and owner is not None:
             proc_owner.setdefault(c, owner)
     for key in state.ads:
-        c, _sep, p = key.partition(b'.')
-        c, p = int(c), int(p)
+        c, p = split_key(key)
         if c <= 0 or p < 0:
             continue
         owner = plan.cluster_owner.get(c)

@@ -260,25 +260,10 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._io import AtomicFile, StagedFile, remove_quietly
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._io import AtomicFile, StagedFile, remove_quietly, same_content
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import QueueLogError, literal
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_rewrite import QueueRewriter, RewriteSpec
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import PathMap, PathMapError
-
-
-def _same_content(fobj, path, block=1 << 20):
-    """True when the open binary file `fobj` (read from its start) holds exactly the content of `path`."""
-    try:
-        fobj.seek(0)
-        with open(path, 'rb') as f:
-            while True:
-                x = fobj.read(block)
-                if x != f.read(block):
-                    return False
-                if not x:
-                    return True
-    except (IOError, OSError):
-        return False
 
 
 class QueueRewrite(object):
@@ -380,11 +365,11 @@ class QueueRewrite(object):
         elif not os.path.exists(self.dest):
             changed = True
         elif compare is not None:
-            changed = not _same_content(compare, self.dest)
+            changed = not same_content(compare, self.dest)
             compare.close()
         else:
             with open(tmp, 'rb') as written:
-                changed = not _same_content(written, self.dest)
+                changed = not same_content(written, self.dest)
         result = dict(changed=changed, path=self.path, dest=self.dest, changes=state.changes, added=len(appended),
                       dropped=list(state.warnings))
         for w in state.warnings:
