@@ -103,6 +103,21 @@ def job_key(ad):
     return '%d.%d' % (int(ad['ClusterId']), int(ad['ProcId']))
 
 
+def job_sort_key(jid):
+    """Sort key of a job id 'C.P': numerically, cluster then proc."""
+    c, p = jid.split('.')
+    return int(c), int(p)
+
+
+def list_ids(ids, limit=20):
+    """Job ids for a message: sorted, at most `limit` of them, and how many more."""
+    ids = sorted(ids, key=job_sort_key)
+    text = ', '.join(ids[:limit])
+    if len(ids) > limit:
+        text += ' and %d more' % (len(ids) - limit)
+    return text
+
+
 def cluster_constraint(clusters):
     """A job constraint selecting whole clusters."""
     clusters = sorted(set(int(c) for c in clusters))
@@ -300,6 +315,25 @@ class ScheddClient(object):
             self.htcondor.classad.ExprTree(constraint)
         except Exception as e:  # pylint: disable=broad-except
             self.fail('constraint %r is not a valid ClassAd expression: %s' % (constraint, _text(e)))
+
+    def select_clusters(self, cluster_ids, constraint, projection=None):
+        """The jobs (dicts, in id order) of whole clusters, given as ids or as the clusters of the jobs a
+        constraint matches (as Lumberjack exports them), and the cluster ids asked for but not in the queue."""
+        if cluster_ids is not None:
+            wanted = set(cluster_ids)
+            bad = sorted(c for c in wanted if c <= 0)
+            if bad:
+                self.fail('cluster_ids must be positive cluster ids, got %s' % ', '.join(str(c) for c in bad))
+        else:
+            constraint = (constraint or '').strip()
+            if not constraint:
+                self.fail('constraint is empty: give a ClassAd expression selecting jobs, or cluster_ids')
+            wanted = set(int(j['ClusterId']) for j in self.query(constraint, ['ClusterId', 'ProcId']))
+        if not wanted:
+            return [], []
+        jobs = self.query(cluster_constraint(wanted), projection)
+        jobs.sort(key=lambda j: (int(j['ClusterId']), int(j['ProcId'])))
+        return jobs, sorted(wanted - set(int(j['ClusterId']) for j in jobs))
 
     def query(self, constraint, projection=None):
         """Job ads matching a constraint, as dicts."""

@@ -232,12 +232,13 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._schedd import
     JOB_PROJECTION,
     MANAGED_MANAGER,
     ScheddClient,
-    cluster_constraint,
     cluster_spec,
     is_external,
     is_lumberjack,
     is_super_user,
     job_key,
+    job_sort_key,
+    list_ids,
     status_name,
     user_name_part,
 )
@@ -246,21 +247,8 @@ EXPORT_DIR_MODE = 0o700
 LOG_NAME = 'job_queue.log'
 
 
-def _sort_key(jid):
-    c, p = jid.split('.')
-    return int(c), int(p)
-
-
 def _ids(jobs):
-    return sorted((job_key(j) for j in jobs), key=_sort_key)
-
-
-def _list(ids, limit=20):
-    ids = sorted(ids, key=_sort_key)
-    text = ', '.join(ids[:limit])
-    if len(ids) > limit:
-        text += ' and %d more' % (len(ids) - limit)
-    return text
+    return sorted((job_key(j) for j in jobs), key=job_sort_key)
 
 
 class ExportManager(object):
@@ -281,23 +269,8 @@ class ExportManager(object):
 
     def select(self):
         """All jobs of the selected clusters (dicts), in id order, and the clusters asked for but absent."""
-        if self.params['cluster_ids']:
-            wanted = set(self.params['cluster_ids'])
-            bad = [c for c in wanted if c <= 0]
-            if bad:
-                self.fail('cluster_ids must be positive cluster ids, got %s' % ', '.join(str(c) for c in sorted(bad)))
-        else:
-            constraint = self.params['constraint'].strip()
-            if not constraint:
-                self.fail('constraint is empty: give a ClassAd expression selecting jobs, or cluster_ids')
-            matched = self.client.query(constraint, ['ClusterId', 'ProcId'])
-            wanted = set(int(j['ClusterId']) for j in matched)
-        if not wanted:
-            return [], []
-        jobs = self.client.query(cluster_constraint(wanted), JOB_PROJECTION + ['Iwd'])
-        jobs.sort(key=lambda j: (int(j['ClusterId']), int(j['ProcId'])))
-        found = set(int(j['ClusterId']) for j in jobs)
-        return jobs, sorted(wanted - found)
+        return self.client.select_clusters(self.params['cluster_ids'], self.params['constraint'],
+                                           JOB_PROJECTION + ['Iwd'])
 
     def read_log_jobs(self, path):
         try:
@@ -338,7 +311,7 @@ class ExportManager(object):
         for j in jobs:
             by_owner.setdefault(j.get('Owner'), []).append(job_key(j))
         if len(by_owner) > 1:
-            detail = '; '.join('%s: %s' % (o, _list(ids, 5)) for o, ids in sorted(by_owner.items(), key=str))
+            detail = '; '.join('%s: %s' % (o, list_ids(ids, 5)) for o, ids in sorted(by_owner.items(), key=str))
             self.fail('the selection holds jobs of %d owners (%s). An export holds the jobs of one owner: add '
                       'Owner == "NAME" to the constraint and export each owner into its own directory.'
                       % (len(by_owner), detail), owners=sorted(str(o) for o in by_owner))
@@ -357,7 +330,7 @@ class ExportManager(object):
             else:
                 to_export.append(jid)
         if blocked:
-            detail = ', '.join('%s is %s' % (jid, s) for jid, s in sorted(blocked.items(), key=lambda i: _sort_key(i[0])))
+            detail = ', '.join('%s is %s' % (jid, s) for jid, s in sorted(blocked.items(), key=lambda i: job_sort_key(i[0])))
             self.fail('only idle jobs can be exported, and export takes whole clusters: %s. Wait until they are '
                       'idle, release or remove them, or select other clusters.' % detail, blocked=blocked)
 
@@ -377,7 +350,7 @@ class ExportManager(object):
             if problem is not None:
                 what = 'a job_queue.log that cannot be read (%s)' % problem
             else:
-                what = 'a job_queue.log with %d jobs (%s)' % (len(log_jobs), _list(log_jobs, 10) or 'none')
+                what = 'a job_queue.log with %d jobs (%s)' % (len(log_jobs), list_ids(log_jobs, 10) or 'none')
             self.fail('%s already holds %s, which is not exactly this export. The schedd would append to it. Use an '
                       'empty directory, or remove the old log when it is no longer needed.' % (export_dir, what))
 
@@ -421,7 +394,7 @@ class ExportManager(object):
             self.fail('the schedd exported no job (TotalJobAds = 0): the jobs were exported or changed meanwhile. '
                       'Run the task again.', result=result)
         if total is not None and total != len(to_export):
-            self.client.warn('the schedd reports %s exported jobs, %d were expected (%s)' % (total, len(to_export), _list(to_export)))
+            self.client.warn('the schedd reports %s exported jobs, %d were expected (%s)' % (total, len(to_export), list_ids(to_export)))
         self.exit(out, 'exported %d jobs of %s into %s' % (len(to_export), owner, out['log']))
 
     # -- state: unexported -------------------------------------------------------------------------
@@ -505,7 +478,7 @@ class ExportManager(object):
             return None
         outside = set(log_jobs) - selected
         if outside:
-            self.client.warn('kept %s: it also holds jobs outside the selection (%s)' % (path, _list(outside)))
+            self.client.warn('kept %s: it also holds jobs outside the selection (%s)' % (path, list_ids(outside)))
             return None
         return path
 

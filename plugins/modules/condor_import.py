@@ -173,6 +173,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._schedd import
     is_lumberjack,
     is_super_user,
     job_key,
+    list_ids,
     status_name,
     user_name_part,
 )
@@ -186,24 +187,11 @@ STOP_HINT = ('stop the schedd that wrote it with "condor_off -schedd" (it compac
              'copy its SPOOL/job_queue.log here again')
 
 
-def _sort_key(jid):
-    c, p = jid.split('.')
-    return int(c), int(p)
-
-
 def _int(value):
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _list(ids, limit=20):
-    ids = sorted(ids, key=_sort_key)
-    text = ', '.join(ids[:limit])
-    if len(ids) > limit:
-        text += ' and %d more' % (len(ids) - limit)
-    return text
 
 
 def processes_holding(path):
@@ -319,7 +307,7 @@ class ImportManager(object):
         me = Account.current()
         strangers = dict((o, ids) for o, ids in owners.items() if o != me.name)
         if strangers:
-            detail = '; '.join('%s: %s' % (o or 'no Owner', _list(ids, 5)) for o, ids in sorted(strangers.items(), key=str))
+            detail = '; '.join('%s: %s' % (o or 'no Owner', list_ids(ids, 5)) for o, ids in sorted(strangers.items(), key=str))
             if me.uid == 0:
                 self.fail('the import must run as the owner of the jobs, not as root (the schedd answers root with '
                           '"Failed to init user ids"). Set become: true and become_user: %s on the task. Jobs: %s'
@@ -379,7 +367,7 @@ class ImportManager(object):
         if unfinished and self.params['unfinished'] == 'fail':
             self.refuse('%d jobs to import have not finished on the other side (%s). Nothing was imported. Let them '
                         'finish there, or set unfinished=import to take them back as they are.'
-                        % (len(unfinished), _list(unfinished)), out)
+                        % (len(unfinished), list_ids(unfinished)), out)
         if not imported:
             self.exit(out, 'nothing to import: none of the %d jobs in %s is exported by Lumberjack here any more'
                       % (len(keys), log_path))
@@ -395,7 +383,7 @@ class ImportManager(object):
         out['result'] = self.client.call('import of %s' % log_path, 'import_exported_job_results', import_dir)
         total = out['result'].get('TotalJobAds')
         if total is not None and total != len(imported):
-            self.client.warn('the schedd reports %s imported jobs, %d were expected (%s)' % (total, len(imported), _list(imported)))
+            self.client.warn('the schedd reports %s imported jobs, %d were expected (%s)' % (total, len(imported), list_ids(imported)))
         self.exit(out, 'imported %d jobs of %s from %s' % (len(imported), owner, log_path))
 
     def refuse(self, msg, out):

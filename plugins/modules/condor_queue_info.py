@@ -97,7 +97,6 @@ missing_clusters:
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._schedd import (
     JOB_PROJECTION,
     ScheddClient,
-    cluster_constraint,
     is_external,
     is_lumberjack,
     job_key,
@@ -112,18 +111,7 @@ class QueueInfo(object):
 
     def run(self):
         p = self.params
-        if p['cluster_ids'] is not None:
-            wanted = set(p['cluster_ids'])
-            bad = sorted(c for c in wanted if c <= 0)
-            if bad:
-                self.client.fail('cluster_ids must be positive cluster ids, got %s' % ', '.join(str(c) for c in bad))
-        else:
-            constraint = p['constraint'].strip()
-            if not constraint:
-                self.client.fail('constraint is empty: give a ClassAd expression selecting jobs, or cluster_ids')
-            wanted = set(int(j['ClusterId']) for j in self.client.query(constraint, ['ClusterId']))
-        jobs = self.client.query(cluster_constraint(wanted), JOB_PROJECTION) if wanted else []
-        jobs.sort(key=lambda j: (int(j['ClusterId']), int(j['ProcId'])))
+        jobs, missing = self.client.select_clusters(p['cluster_ids'], p['constraint'], JOB_PROJECTION)
         owners = {}
         by_cluster = {}
         for j in jobs:
@@ -151,7 +139,7 @@ class QueueInfo(object):
             elif not blocked:
                 entry['exportable_clusters'].append(c)
         self.client.exit(changed=False, owners=owners, clusters=sorted(by_cluster), jobs=len(jobs),
-                         missing_clusters=sorted(wanted - set(by_cluster)) if p['cluster_ids'] is not None else [])
+                         missing_clusters=missing if p['cluster_ids'] is not None else [])
 
 
 def main():
