@@ -301,7 +301,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._batch import (
     ACTIVE, COMMON_ARGUMENT_SPEC, TERMINAL, UNKNOWN, WAIT_ARGUMENT_SPEC,
-    BatchError, JobSpec, TransientError, WaitTimeout, backend_from_module,
+    BatchError, JobSpec, TransientError, backend_from_module, run_manager,
 )
 
 
@@ -475,14 +475,7 @@ def main():
         ],
         supports_check_mode=True,
     )
-    try:
-        result = BatchJobManager(module).run()
-    except WaitTimeout as e:
-        extra = e.status.result_fields() if e.status is not None else {}
-        module.fail_json(msg=str(e), scheduler=module.params['scheduler'], **extra)
-    except BatchError as e:
-        module.fail_json(msg=str(e), scheduler=module.params['scheduler'])
-    module.exit_json(**result)
+    run_manager(module, BatchJobManager(module))
 
 
 if __name__ == '__main__':

@@ -125,7 +125,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._batch import (
     COMMON_ARGUMENT_SPEC, UNKNOWN, WAIT_ARGUMENT_SPEC,
-    BatchError, WaitTimeout, backend_from_module,
+    backend_from_module, run_manager,
 )
 
 
@@ -172,14 +172,7 @@ def main():
         required_one_of=[('job_id', 'name')],
         supports_check_mode=True,
     )
-    try:
-        result = BatchJobInfo(module).run()
-    except WaitTimeout as e:
-        extra = e.status.result_fields() if e.status is not None else {}
-        module.fail_json(msg=str(e), scheduler=module.params['scheduler'], **extra)
-    except BatchError as e:
-        module.fail_json(msg=str(e), scheduler=module.params['scheduler'])
-    module.exit_json(**result)
+    run_manager(module, BatchJobInfo(module))
 
 
 if __name__ == '__main__':

@@ -409,6 +409,15 @@ class Backend:
             if v not in (None, False, [], {}, ''):
                 raise BatchError('%s is not supported by the %s backend%s' % (f, self.name, why and ': ' + why))
 
+    @staticmethod
+    def command_line(head, args_groups, tail=()):
+        """head, then every option group, then tail: the submit command line of a backend."""
+        argv = list(head)
+        for group in args_groups:
+            argv.extend(group)
+        argv.extend(tail)
+        return argv
+
     def directive_lines(self, args_groups):
         return ['%s %s' % (self.directive_prefix, ' '.join(shlex.quote(a) for a in g)) for g in args_groups]
 
@@ -587,3 +596,16 @@ class Poller:
 class WaitTimeout(BatchError):
     """wait_timeout passed; .status is the last JobStatus seen (or None)."""
     status = None
+
+
+def run_manager(module, manager):
+    """exit_json with what manager.run() returns; fail_json naming the scheduler on a BatchError, with the
+    last state seen when a wait timed out."""
+    try:
+        result = manager.run()
+    except WaitTimeout as e:
+        extra = e.status.result_fields() if e.status is not None else {}
+        module.fail_json(msg=str(e), scheduler=module.params['scheduler'], **extra)
+    except BatchError as e:
+        module.fail_json(msg=str(e), scheduler=module.params['scheduler'])
+    module.exit_json(**result)

@@ -100,11 +100,7 @@ class FluxBackend(Backend):
         if spec.error:
             opts.append(['--error=%s' % spec.error])
         opts.extend(spec.extra_args(self.directive_prefix))
-        argv = [self.bin('submit'), 'batch']
-        for group in opts:
-            argv.extend(group)
-        argv.append(spec.script)
-        argv.extend(spec.arguments)
+        argv = self.command_line([self.bin('submit'), 'batch'], opts, [spec.script] + list(spec.arguments))
         env = dict(ASCII)
         env.update(spec.environment)
         return Submission(argv, self.directive_lines(opts), cwd=spec.chdir, env=env)

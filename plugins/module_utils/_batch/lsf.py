@@ -112,9 +112,7 @@ class LSFBackend(Backend):
         if spec.chdir:
             opts.append(['-cwd', spec.chdir])
         opts.extend(spec.extra_args(self.directive_prefix))
-        argv = [self.bin('submit')]
-        for group in opts:
-            argv.extend(group)
+        argv = self.command_line([self.bin('submit')], opts)
         # bsub copies the submission environment into the job, so environment travels in bsub's own
         return Submission(argv, self.directive_lines(opts), stdin_path=spec.script, cwd=spec.chdir,
                           env=spec.environment)

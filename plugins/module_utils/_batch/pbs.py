@@ -180,10 +180,7 @@ class PBSBackend(Backend):
         if spec.arguments and not pro:
             opts.append(['-F', ' '.join(spec.arguments)])
         opts.extend(spec.extra_args(self.directive_prefix))
-        argv = [self.bin('submit')]
-        for group in opts:
-            argv.extend(group)
-        argv.append(spec.script)
+        argv = self.command_line([self.bin('submit')], opts, [spec.script])
         return Submission(argv, self.directive_lines(opts), cwd=spec.chdir, env=spec.environment)
 
     def parse_submit_output(self, result):

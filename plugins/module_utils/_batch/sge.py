@@ -131,11 +131,7 @@ class SGEBackend(Backend):
         if spec.environment:
             opts.append(['-v', ','.join(sorted(spec.environment))])
         opts.extend(spec.extra_args(self.directive_prefix))
-        argv = [self.bin('submit'), '-terse']
-        for group in opts:
-            argv.extend(group)
-        argv.append(spec.script)
-        argv.extend(spec.arguments)
+        argv = self.command_line([self.bin('submit'), '-terse'], opts, [spec.script] + list(spec.arguments))
         return Submission(argv, self.directive_lines(opts), cwd=spec.chdir, env=spec.environment)
 
     def parse_submit_output(self, result):

@@ -117,11 +117,7 @@ class SlurmBackend(Backend):
             # the values travel in sbatch's own environment, so commas and quotes in them are safe
             opts.append(['--export=ALL,%s' % ','.join(sorted(spec.environment))])
         opts.extend(spec.extra_args(self.directive_prefix))
-        argv = [self.bin('submit'), '--parsable']
-        for group in opts:
-            argv.extend(group)
-        argv.append(spec.script)
-        argv.extend(spec.arguments)
+        argv = self.command_line([self.bin('submit'), '--parsable'], opts, [spec.script] + list(spec.arguments))
         return Submission(argv, self.directive_lines(opts), cwd=spec.chdir, env=spec.environment)
 
     def parse_submit_output(self, result):
