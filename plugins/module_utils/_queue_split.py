@@ -45,6 +45,7 @@ class SplitPlan(object):
         self.jobs = {}              # owner -> ['C.P', ...] in log order
         self.clusters = {}          # owner -> [cluster ids]
         self.user_records = {}      # b'0.N' -> owner (only those of an owner with jobs)
+        self.excluded = set()       # b'C.P' of jobs no output takes
         self.dropped = []           # user records of nobody here
         self.transactions = 0
         self.warnings = []
@@ -54,8 +55,9 @@ class SplitPlan(object):
         return sorted(self.jobs)
 
 
-def plan_split(path):
-    """Scan the log (validating it) and find the owner of every cluster."""
+def plan_split(path, exclude_jobs=()):
+    """Scan the log (validating it) and find the owner of every cluster. Jobs ('C.P') in `exclude_jobs` are
+    left out of every output (their cluster ad still goes to the owner's log)."""
     state = QueueScanner(path, ('Owner',)).run()
     if state.truncated:
         raise QueueLogError(path, 'the log ends with a cut-off record or an unfinished transaction (%s)'
@@ -63,6 +65,7 @@ def plan_split(path):
                             hint='The schedd that wrote it was still running: stop it with condor_off -schedd '
                                  '(it finishes and compacts the log), then copy the log again.')
     plan = SplitPlan(path)
+    plan.excluded = set(j.encode('ascii') for j in exclude_jobs)
     plan.transactions = state.transactions
     proc_owner = {}
     users = {}
@@ -89,7 +92,10 @@ def plan_split(path):
                                     hint='A job_queue.log of HTCondor jobs names the owner of every job; '
                                          'use the log the site schedd left.')
             plan.cluster_owner[c] = owner
-        plan.jobs.setdefault(owner, []).append('%d.%d' % (c, p))
+        jid = '%d.%d' % (c, p)
+        plan.jobs.setdefault(owner, [])
+        if jid.encode('ascii') not in plan.excluded:
+            plan.jobs[owner].append(jid)
     for owner, jobs in plan.jobs.items():
         plan.clusters[owner] = sorted(set(int(j.split('.')[0]) for j in jobs))
     for key, owner in users.items():
@@ -121,6 +127,8 @@ class _Router(object):
             if p == b'0':
                 return _SHARED
             return self.by_user_key.get(key)
+        if key in self.plan.excluded:
+            return None
         # ClusterPvt and job-set ads belong to their cluster too
         return self.by_cluster.get(c)
 

@@ -59,6 +59,13 @@ options:
       - By default every owner found gets a log.
     type: list
     elements: str
+  exclude_jobs:
+    description:
+      - Jobs (C(cluster.proc)) to leave out of every log, for example those that did not finish at the site
+        and stay exported. Their cluster ad is still written. An id not in the log is ignored.
+    type: list
+    elements: str
+    default: []
   owned_by_owner:
     description:
       - Give each owner's directory and log to that owner (the import runs as the owner and may compact the
@@ -164,7 +171,7 @@ class QueueSplit(object):
         if p['owned_by_owner'] and os.geteuid() != 0:
             self.fail('owned_by_owner needs root: run the task with become, or leave it false')
         try:
-            plan = plan_split(path)
+            plan = plan_split(path, p['exclude_jobs'])
         except QueueLogError as e:
             self.fail(to_native(e))
         owners = plan.owners
@@ -250,6 +257,7 @@ def main():
             dest_dir=dict(type='path', required=True),
             file_name=dict(type='str', default='job_queue.log'),
             owners=dict(type='list', elements='str'),
+            exclude_jobs=dict(type='list', elements='str', default=[]),
             owned_by_owner=dict(type='bool', default=False),
             backup=dict(type='bool', default=False),
             force=dict(type='bool', default=False),

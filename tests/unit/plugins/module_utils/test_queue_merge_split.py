@@ -199,3 +199,22 @@ def test_split_does_not_depend_on_where_buffers_end(two_exports, write_log, monk
     expected = split(whole)[1]
     monkeypatch.setattr(_queue_split, '_CHUNK', chunk)
     assert split(whole)[1] == expected
+
+
+def test_split_leaves_excluded_jobs_out_of_every_log(two_exports, write_log):
+    whole = write_log(merged(list(two_exports))[2], name='merged.log')
+    state = ql.replay(whole)
+    every = state.job_keys()
+    left_out = every[:1] + every[-1:]
+    plan = plan_split(whole, exclude_jobs=left_out + ['999.0'])
+    outs = dict((o, io.BytesIO()) for o in plan.owners)
+    write_split(plan, outs)
+    kept = []
+    for owner, out in outs.items():
+        part = ql.replay(write_log(out.getvalue(), name=owner + '.kept'))
+        assert part.job_keys() == plan.jobs[owner]
+        for key in part.job_keys():
+            assert part.ads[key] == state.ads[key]
+        kept.extend(part.job_keys())
+    assert sorted(kept) == sorted(set(every) - set(left_out))
+    assert not any(j in kept for j in left_out)
