@@ -16,222 +16,22 @@ __metaclass__ = type
 
 import json
 import os
-import pwd
-import re
 import signal
 import subprocess
-import sys
 import time
 
-import yaml
-
-from ansible_collections.hepcloud.lumberjack.tests.support.playbook import ROOT, collections_path
-
-SCHEDD_PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')
-JOB = '''#!/bin/sh
-# job.sh NAME: writes result.NAME from its declared inputs (when it has them); p2 exits 3, c1 writes 200 MB
-if [ -f in.txt ]; then cat in.txt > "result.$1"; fi
-if [ -f "input file.txt" ]; then cat "input file.txt" >> "result.$1"; fi
-echo "$1 ran as $(id -un) in $(pwd)" >> "result.$1"
-if [ "$1" = c1 ]; then head -c 200000000 /dev/zero > big.out; fi
-sleep 1
-if [ "$1" = p2 ]; then exit 3; fi
-exit 0
-'''
-# owner 0, cluster A: 8 jobs, an Iwd per proc, inputs transferred (one with a space in its name, one relative
-# above the Iwd), the executable by absolute path
-SUBMIT_A = '''\
-executable = {home}/run/job.sh
-arguments = a
-initialdir = {home}/run/p$(Process)
-transfer_input_files = in.txt, ../input file.txt
-transfer_output_files = result.a
-should_transfer_files = YES
-output = out.txt
-error = err.txt
-log = {home}/run/jobs.log
-request_memory = 16
-request_disk = 1024
-queue 8
-'''
-# owner 1, cluster B: 10 jobs sharing one Iwd on "shared storage" (no file transfer: what they write in their
-# Iwd comes back); proc 2 exits 3
-SUBMIT_B = '''\
-executable = {home}/shared/job.sh
-arguments = p$(Process)
-initialdir = {home}/shared
-should_transfer_files = NO
-output = out.$(Process)
-error = err.$(Process)
-log = jobs.log
-request_memory = 16
-request_disk = 1024
-queue 10
-'''
-# owner 1, cluster C: 2 jobs, proc 1 writes 200 MB
-SUBMIT_C = '''\
-executable = {home}/big/job.sh
-arguments = c$(Process)
-initialdir = {home}/big
-should_transfer_files = NO
-output = out.$(Process)
-error = err.$(Process)
-log = jobs.log
-request_memory = 16
-request_disk = 1024
-queue 2
-'''
-# owner 0, cluster D: jobs longer than site-b's walltime
-SUBMIT_LONG = '''\
-executable = /bin/sleep
-arguments = 600
-transfer_executable = false
-initialdir = {home}/long
-should_transfer_files = NO
-output = out.$(Process)
-error = err.$(Process)
-log = jobs.log
-request_memory = 16
-request_disk = 1024
-queue 2
-'''
-ATTRS = ('ClusterId', 'ProcId', 'JobStatus', 'ExitCode', 'Managed', 'Owner', 'RemoteWallClockTime')
-
-
-def _write(path, text, owner, mode=0o644):
-    d = os.path.dirname(path)
-    if not os.path.isdir(d):
-        os.makedirs(d)
-    with open(path, 'w') as f:
-        f.write(text)
-    os.chmod(path, mode)
-    for p in (path, d):
-        os.chown(p, owner.pw_uid, owner.pw_gid)
-
-
-def _prepare_jobs(world):
-    a, b = world.owners
-    for p in range(8):
-        _write('%s/run/p%d/in.txt' % (a.pw_dir, p), 'input of proc %d\n' % p, a)
-    _write('%s/run/input file.txt' % a.pw_dir, 'shared input with a space\n', a)
-    _write('%s/run/job.sh' % a.pw_dir, JOB, a, 0o755)
-    _write('%s/shared/in.txt' % b.pw_dir, 'shared input\n', b)
-    _write('%s/shared/job.sh' % b.pw_dir, JOB, b, 0o755)
-    _write('%s/big/notes.txt' % b.pw_dir, 'written before the export\n', b)
-    _write('%s/big/job.sh' % b.pw_dir, JOB, b, 0o755)
-    os.makedirs('%s/long' % a.pw_dir)
-    os.chown('%s/long' % a.pw_dir, a.pw_uid, a.pw_gid)
-    clusters = {}
-    clusters['A'] = world.home.submit(SUBMIT_A.format(home=a.pw_dir), a.pw_name, cwd=a.pw_dir)
-    clusters['B'] = world.home.submit(SUBMIT_B.format(home=b.pw_dir), b.pw_name, cwd=b.pw_dir)
-    clusters['C'] = world.home.submit(SUBMIT_C.format(home=b.pw_dir), b.pw_name, cwd=b.pw_dir)
-    clusters['D'] = world.home.submit(SUBMIT_LONG.format(home=a.pw_dir), a.pw_name, cwd=a.pw_dir)
-    return clusters
-
-
-class Controller(object):
-    """ansible-playbook as the controller, with an inventory of the schedd host and the sites."""
-
-    def __init__(self, world, name):
-        self.world = world
-        self.dir = os.path.join(world.base, name)
-        os.makedirs(self.dir)
-        self.collections = collections_path(self.dir)
-        self.inventory = os.path.join(self.dir, 'inventory.yml')
-        self.runs = 0
-
-    def write_inventory(self, run_id, sites, **common):
-        sshd = self.world.sshd
-        schedd = dict(sshd.host_vars('root', '127.0.0.1'), ansible_python_interpreter=SCHEDD_PYTHON,
-                      lumberjack_schedd_dir=os.path.join(self.dir, 'schedd'))
-        hosts = {}
-        for name, address, settings in sites:
-            hosts[name] = dict(sshd.host_vars(self.world.site_user.pw_name, address),
-                               ansible_python_interpreter='/usr/bin/python3', **settings)
-        pool = {'NUM_CPUS': 4, 'SCHEDD_INTERVAL': 5, 'NEGOTIATOR_INTERVAL': 2, 'NEGOTIATOR_CYCLE_DELAY': 2,
-                'UPDATE_INTERVAL': 5, 'STARTER_UPDATE_INTERVAL': 5, 'MASTER_UPDATE_INTERVAL': 5,
-                'RUNBENCHMARKS': 0}
-        inventory = {'all': {
-            'vars': dict({'lumberjack_run_id': run_id, 'lumberjack_pool_config': pool,
-                          'lumberjack_poll_interval': 5}, **common),
-            'children': {
-                'lumberjack_schedds': {'hosts': {'schedd': schedd}},
-                'lumberjack_sites': {'hosts': hosts},
-            }}}
-        with open(self.inventory, 'w') as f:
-            yaml.safe_dump(inventory, f, sort_keys=False)
-
-    def start(self, playbook, extra=None):
-        self.runs += 1
-        log = open(os.path.join(self.dir, 'run-%02d-%s.log' % (self.runs, playbook)), 'w')
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false',
-                   ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='false', ANSIBLE_HOST_KEY_CHECKING='false',
-                   ANSIBLE_LOCAL_TEMP=os.path.join(self.dir, 'tmp'), ANSIBLE_FORKS='10')
-        env.pop('PYTHONPATH', None)
-        argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', self.inventory,
-                'hepcloud.lumberjack.%s' % playbook]
-        for k, v in (extra or {}).items():
-            argv += ['-e', '%s=%s' % (k, json.dumps(v))]
-        proc = subprocess.Popen(argv, cwd=self.dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        proc.log_path = log.name
-        log.close()
-        return proc
-
-    def run(self, playbook, expect_failure=False, timeout=900, extra=None):
-        proc = self.start(playbook, extra)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        with open(proc.log_path) as f:
-            out = f.read()
-        if expect_failure:
-            assert proc.returncode != 0, out[-6000:]
-        else:
-            assert proc.returncode == 0, out[-8000:]
-        return out
-
-    def record(self, run_id, site):
-        path = os.path.join(self.dir, 'schedd', run_id, site, 'run.json')
-        if not os.path.exists(path):
-            return {}
-        with open(path) as f:
-            return json.load(f)
-
-
-def recap(out):
-    """{host: {'ok': n, 'changed': n, 'failed': n, ...}} from the PLAY RECAP."""
-    hosts = {}
-    for line in out.split('PLAY RECAP')[-1].splitlines():
-        m = re.match(r'^(\S+)\s+:\s+(.*)$', line.strip())
-        if m:
-            hosts[m.group(1)] = dict((k, int(v)) for k, v in re.findall(r'(\w+)=(\d+)', m.group(2)))
-    return hosts
-
-
-def home_jobs(world, clusters):
-    constraint = 'member(ClusterId, {%s})' % ', '.join(str(c) for c in clusters)
-    jobs = dict(('%s.%s' % (j['ClusterId'], j['ProcId']), j) for j in world.home.history(constraint, ATTRS))
-    jobs.update(('%s.%s' % (j['ClusterId'], j['ProcId']), j) for j in world.home.jobs(constraint, ATTRS))
-    return jobs
-
-
-def owner_of(path):
-    return pwd.getpwuid(os.stat(path).st_uid).pw_name
-
-
-def site_settings(world, base, jobs, staging, walltime='00:10:00', drain_margin=30):
-    return {'lumberjack_base_dir': base, 'lumberjack_site_jobs': jobs, 'lumberjack_staging': staging,
-            'lumberjack_scheduler': 'slurm', 'lumberjack_condor_release_dir': '/opt/condor',
-            'lumberjack_batch': {'walltime': walltime, 'drain_margin': drain_margin, 'poll_interval': 5,
-                                 'startup_timeout': 120}}
-
+from ansible_collections.hepcloud.lumberjack.tests.support.round_trip_samples import SUBMIT_LONG, prepare_jobs, write_file
+from ansible_collections.hepcloud.lumberjack.tests.support.round_trip_world import (
+    Controller,
+    home_jobs,
+    owner_of,
+    recap,
+    site_settings,
+)
 
 def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     a, b = world.owners
-    clusters = _prepare_jobs(world)
+    clusters = prepare_jobs(world)
     ctl = Controller(world, 'two-sites')
     site_a = os.path.join(world.site_user.pw_dir, 'scratch-a')
     site_b = os.path.join(world.site_user.pw_dir, 'scratch-b')
@@ -325,7 +125,7 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
 
 def test_a_job_selected_by_two_sites_stops_the_preflight_and_nothing_is_exported(world):
     a = world.owners[0]
-    _write('%s/overlap/in.txt' % a.pw_dir, 'x\n', a)
+    write_file('%s/overlap/in.txt' % a.pw_dir, 'x\n', a)
     cluster = world.home.submit(SUBMIT_LONG.format(home=a.pw_dir).replace('/long', '/overlap'), a.pw_name,
                                 cwd=a.pw_dir)
     ctl = Controller(world, 'overlap')
