@@ -51,7 +51,7 @@ options:
     required: true
   files:
     description:
-      - The C(files) returned by M(hepcloud.lumberjack.queue_outputs):
+      - The C(files) returned by M(hepcloud.lumberjack.queue_outputs),
         each a dict with at least C(job), C(owner), C(site) and C(home) (C(kind) and C(exists) are used when
         present).
       - Entries with C(exists=false) and user logs (kind V(userlog)) are ignored; user logs are appended with

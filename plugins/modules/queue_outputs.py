@@ -23,7 +23,7 @@ description:
   - Home paths come from the job's C(SUBMIT_Iwd) (written by M(hepcloud.lumberjack.queue_rewrite)) and from
     O(path_map), the same mappings that sent the jobs to the site. An output outside every mapping's C(to)
     cannot be placed and is a failure naming the job.
-  - Each listed file and user log is looked at where it is (at the site): its size, and whether the job
+  - Each listed file and user log is looked at where it is, at the site, for its size and whether the job
     produced it. With O(scan), the files the jobs without C(TransferOutput) wrote in their C(Iwd) are
     listed too.
   - With O(list_dest), writes the site paths of the files to bring home, for the transport. Changes nothing
@@ -64,6 +64,29 @@ options:
         description: Where it is at the site.
         type: path
         required: true
+  scan:
+    description:
+      - For every job without C(TransferOutput) (RV(scan_dirs)), list the regular files directly in its
+        C(Iwd) at the site as files of kind V(iwd), as HTCondor's file transfer brings them home;
+        subdirectories are not looked into, symbolic links are skipped.
+      - Not listed are files already listed for a job (C(Out), C(Err), outputs, user logs), HTCondor's own
+        files (C(.job.ad), C(.machine.ad), C(.update.ad), C(.chirp.config), names starting with C(_condor_)),
+        and the staged inputs of O(manifest).
+      - Jobs sharing an C(Iwd) share its files; each is listed once, for the first of those jobs.
+    type: bool
+    default: false
+  manifest:
+    description:
+      - The sandbox manifest M(hepcloud.lumberjack.queue_rewrite) wrote (C(manifest_dest)), at the site. Its
+        C(dest) files were staged as inputs, so O(scan) never lists them.
+    type: path
+  list_dest:
+    description:
+      - Write the site paths of every existing file and user log here, sorted, each once, each ended by a NUL
+        character, for C(rsync --from0 --files-from) or C(tar --null -T). Written atomically (mode 0644), and
+        only when its content changes.
+      - Its directory must exist.
+    type: path
 seealso:
   - module: hepcloud.lumberjack.queue_rewrite
   - module: hepcloud.lumberjack.userlog_append

@@ -31,9 +31,9 @@ def owner_ids():
     return pw.pw_uid, pw.pw_gid
 
 
-def needs_root(what):
+def needs_root(why):
     if not ROOT:
-        pytest.skip('%s: only root can give files to another user (the CI runs these tests as root)' % what)
+        pytest.skip('needs root (the CI runs these tests as root): %s' % why)
 
 
 class Tree(object):
@@ -108,10 +108,10 @@ def test_placed_with_owner_mode_mtime_then_unchanged(tmp_path):
     assert os.stat(err).st_mode & 0o7777 == 0o640
     assert int(st.st_mtime) == SITE_MTIME
     assert sorted(os.listdir(os.path.dirname(out))) == ['err.0', 'out.0']    # no temporary file left
-    if ROOT:
-        assert (st.st_uid, st.st_gid) == owner_ids() == (pwd.getpwnam('nobody').pw_uid,
-                                                          grp.getgrnam('nogroup').gr_gid)
-    # a second run: already there, even though its mtime is before `since`... and after it
+    assert (st.st_uid, st.st_gid) == owner_ids()
+    if ROOT:    # not root: the owner is oneself, which says nothing about giving files to another user
+        assert owner_ids() == (pwd.getpwnam('nobody').pw_uid, grp.getgrnam('nogroup').gr_gid)
+    # a second run: all already there, though their mtime is later than `since`
     r = t.run(since=SITE_MTIME - 1)
     assert r['changed'] is False and r['placed'] == [] and sorted(r['unchanged']) == sorted([out, err])
     assert r['conflicts'] == []
@@ -220,7 +220,7 @@ def test_symbolic_links_are_not_followed(tmp_path):
 
 
 def test_a_symlink_root_owns_is_followed(tmp_path):
-    needs_root('a link owned by root is told apart from a user\'s link by its owner')
+    needs_root('only root makes a link root owns and gives one to another user')
     t = Tree(tmp_path)
     real = tmp_path / 'export' / 'w'
     real.mkdir(parents=True)
