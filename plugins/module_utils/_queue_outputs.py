@@ -17,13 +17,21 @@ HTCondor's own file transfer would have put it:
 
 A site path that lies in no mapping's sandbox target cannot be placed at home and is a problem naming the
 job.
+
+At the site, site_files() then looks at the files themselves: each listed file gets its size and whether it
+exists, and the Iwds to scan give their new files (top level only, as HTCondor's file transfer without
+transfer_output_files), less the staged inputs and HTCondor's own files. transfer_list() is what the
+transport copies home.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+import os
 import posixpath
+import stat
 
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import Problems, iter_jobs
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import (
@@ -107,3 +115,119 @@ def job_outputs(state, pathmap):
         'userlogs': [userlogs[k] for k in sorted(userlogs)],
         'scan_dirs': scan_dirs,
     }, problems
+
+
+# Files HTCondor itself writes in a job's scratch directory: never outputs of the job.
+CONDOR_FILES = frozenset(('.job.ad', '.machine.ad', '.update.ad', '.chirp.config'))
+CONDOR_PREFIX = '_condor_'
+
+_TYPES = ((stat.S_ISDIR, 'a directory'), (stat.S_ISLNK, 'a symbolic link'), (stat.S_ISFIFO, 'a FIFO'),
+          (stat.S_ISSOCK, 'a socket'), (stat.S_ISCHR, 'a device'), (stat.S_ISBLK, 'a device'))
+
+
+def is_condor_file(name):
+    """True for the files HTCondor writes beside a job (its ads, chirp configuration, _condor_* files)."""
+    return name in CONDOR_FILES or name.startswith(CONDOR_PREFIX)
+
+
+def _what(mode):
+    for test, text in _TYPES:
+        if test(mode):
+            return text
+    return 'not a regular file'
+
+
+def file_state(path):
+    """(exists, size, reason): a regular file (symbolic links are not followed) exists; anything else does not,
+    and reason says why."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return False, 0, 'not produced'
+        return False, 0, 'cannot be read: %s' % (e.strerror or e)
+    if stat.S_ISREG(st.st_mode):
+        return True, st.st_size, None
+    return False, 0, 'is %s, not a regular file: only files are brought home' % _what(st.st_mode)
+
+
+def _scan_iwd(directory):
+    """[(name, size)] of the regular files directly in `directory` (sorted by name), or None when it is not a
+    directory here."""
+    try:
+        with os.scandir(directory) as it:
+            entries = list(it)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise
+    found = []
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):
+                found.append((entry.name, entry.stat(follow_symlinks=False).st_size))
+        except OSError:
+            continue        # gone since it was listed
+    found.sort()
+    return found
+
+
+def site_files(result, scan=False, inputs=()):
+    """Look at the files of a job_outputs() result at the site, in place.
+
+    Every file and user log gets `exists` and `size`. With scan, the regular files directly in each scan
+    dir's site Iwd are added to `files` as kind `iwd` (each file once, for the first job whose Iwd it is),
+    except files already listed, HTCondor's own files and `inputs` (site paths of the staged inputs).
+    Returns the list of what is missing: {job, kind, site, reason} (a scan dir that is not a directory
+    at the site has kind `scan_dir`). Raises OSError when an Iwd cannot be read."""
+    missing = []
+    for f in result['files']:
+        f['exists'], f['size'], reason = file_state(f['site'])
+        if reason:
+            missing.append({'job': f['job'], 'kind': f['kind'], 'site': f['site'], 'reason': reason})
+    for log in result['userlogs']:
+        log['exists'], log['size'], reason = file_state(log['site'])
+        if reason:
+            missing.append({'job': log['jobs'][0], 'kind': 'userlog', 'site': log['site'], 'reason': reason})
+    if not scan:
+        return missing
+    taken = set(f['site'] for f in result['files'])
+    taken.update(log['site'] for log in result['userlogs'])
+    taken.update(posixpath.normpath(p) for p in inputs)
+    scanned = set()
+    for d in result['scan_dirs']:
+        if d['site'] in scanned:
+            continue
+        scanned.add(d['site'])
+        found = _scan_iwd(d['site'])
+        if found is None:
+            missing.append({'job': d['job'], 'kind': 'scan_dir', 'site': d['site'],
+                            'reason': 'the Iwd is not a directory at the site'})
+            continue
+        for name, size in found:
+            site = posixpath.join(d['site'], name)
+            if site in taken or is_condor_file(name):
+                continue
+            taken.add(site)
+            result['files'].append({'job': d['job'], 'owner': d['owner'], 'kind': 'iwd', 'site': site,
+                                    'home': posixpath.join(d['home'], name), 'exists': True, 'size': size})
+    return missing
+
+
+def transfer_list(result):
+    """(paths, bytes): the site paths of every existing file and user log, sorted (as bytes), each once, and
+    their total size."""
+    paths = {}
+    for f in result['files'] + result['userlogs']:
+        if f.get('exists'):
+            paths[f['site']] = f['size']
+    return sorted(paths, key=_encode), sum(paths.values())
+
+
+def _encode(path):
+    return path.encode('utf-8', 'surrogateescape')
+
+
+def encode_list(paths):
+    """NUL-terminated paths, for rsync --from0 --files-from and tar --null -T."""
+    return b''.join(_encode(p) + b'\0' for p in paths)

@@ -23,7 +23,11 @@ description:
   - Home paths come from the job's C(SUBMIT_Iwd) (written by M(hepcloud.lumberjack.queue_rewrite)) and from
     O(path_map), the same mappings that sent the jobs to the site. An output outside every mapping's C(to)
     cannot be placed and is a failure naming the job.
-  - Never changes anything. Needs only the Python standard library.
+  - Each listed file and user log is looked at where it is, at the site, for its size and whether the job
+    produced it. With O(scan), the files the jobs without C(TransferOutput) wrote in their C(Iwd) are
+    listed too.
+  - With O(list_dest), writes the site paths of the files to bring home, for the transport. Changes nothing
+    else. Needs only the Python standard library.
 author:
   - HEPCloud Lumberjack maintainers (@hepcloud)
 extends_documentation_fragment:
@@ -31,10 +35,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: It never changes anything.
+    details: Reports whether O(list_dest) would change, writes nothing.
   diff_mode:
     support: N/A
-    details: It never changes anything.
+    details: The list is NUL-separated paths; RV(count) and RV(bytes) say what it holds.
   platform:
     support: full
     platforms: posix
@@ -60,9 +64,33 @@ options:
         description: Where it is at the site.
         type: path
         required: true
+  scan:
+    description:
+      - For every job without C(TransferOutput) (RV(scan_dirs)), list the regular files directly in its
+        C(Iwd) at the site as files of kind V(iwd), as HTCondor's file transfer brings them home;
+        subdirectories are not looked into, symbolic links are skipped.
+      - Not listed are files already listed for a job (C(Out), C(Err), outputs, user logs), HTCondor's own
+        files (C(.job.ad), C(.machine.ad), C(.update.ad), C(.chirp.config), names starting with C(_condor_)),
+        and the staged inputs of O(manifest).
+      - Jobs sharing an C(Iwd) share its files; each is listed once, for the first of those jobs.
+    type: bool
+    default: false
+  manifest:
+    description:
+      - The sandbox manifest M(hepcloud.lumberjack.queue_rewrite) wrote (C(manifest_dest)), at the site. Its
+        C(dest) files were staged as inputs, so O(scan) never lists them.
+    type: path
+  list_dest:
+    description:
+      - Write the site paths of every existing file and user log here, sorted, each once, each ended by a NUL
+        character, for C(rsync --from0 --files-from) or C(tar --null -T). Written atomically (mode 0644), and
+        only when its content changes.
+      - Its directory must exist.
+    type: path
 seealso:
   - module: hepcloud.lumberjack.queue_rewrite
   - module: hepcloud.lumberjack.userlog_append
+  - module: hepcloud.lumberjack.place_outputs
 """
 
 EXAMPLES = r"""
@@ -73,6 +101,17 @@ EXAMPLES = r"""
       - from: /home/alice
         to: /scratch/alice/run7/sandbox/home/alice
   register: outputs
+
+- name: Also list what the jobs wrote in their Iwd, and write the list for the transport
+  hepcloud.lumberjack.queue_outputs:
+    path: /scratch/alice/run7/local_dir/spool/job_queue.log
+    path_map:
+      - from: /home/alice
+        to: /scratch/alice/run7/sandbox/home/alice
+    scan: true
+    manifest: /scratch/alice/run7/manifest.json
+    list_dest: /scratch/alice/run7/outputs.list
+  register: outputs
 """
 
 RETURN = r"""
@@ -82,19 +121,43 @@ jobs:
   type: int
   sample: 2
 files:
-  description: Output files, each with its job, owner, kind (stdout, stderr, output, remap), site and home path.
+  description:
+    - Output files, each with its job, owner, kind (V(stdout), V(stderr), V(output), V(remap), and with
+      O(scan) V(iwd)), site and home path, whether it exists at the site (a regular file) and its size in
+      bytes (0 when it does not exist).
   returned: always
   type: list
   elements: dict
   sample: [{"job": "12.0", "owner": "alice", "kind": "stdout", "site": "/scratch/alice/run7/sandbox/home/alice/w/out",
-            "home": "/home/alice/w/out"}]
+            "home": "/home/alice/w/out", "exists": true, "size": 1200}]
 userlogs:
-  description: User logs, each with its site and home path, owner and the jobs writing to it.
+  description: User logs, each with its site and home path, owner, the jobs writing to it, whether it exists
+    at the site and its size.
   returned: always
   type: list
   elements: dict
   sample: [{"site": "/scratch/alice/run7/sandbox/home/alice/w/jobs.log", "home": "/home/alice/w/jobs.log",
-            "owner": "alice", "jobs": ["12.0", "12.1"]}]
+            "owner": "alice", "jobs": ["12.0", "12.1"], "exists": true, "size": 5100}]
+count:
+  description: Number of existing files and user logs to bring home (the entries of O(list_dest)).
+  returned: always
+  type: int
+  sample: 3
+bytes:
+  description: Their total size in bytes.
+  returned: always
+  type: int
+  sample: 7500
+missing:
+  description:
+    - Listed files and user logs that are not a regular file at the site, each with a job (for a user log,
+      the first job writing to it), its kind, site path and the reason. With O(scan), an C(Iwd) that is not
+      a directory at the site is listed with kind V(scan_dir).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"job": "12.1", "kind": "stderr", "site": "/scratch/alice/run7/sandbox/home/alice/w/err.1",
+            "reason": "not produced"}]
 scan_dirs:
   description: For jobs without C(TransferOutput), the Iwd at the site and at home; what the job wrote there
     comes home.
@@ -104,16 +167,57 @@ scan_dirs:
   sample: [{"job": "12.0", "owner": "alice", "site": "/scratch/alice/run7/sandbox/home/alice/w", "home": "/home/alice/w"}]
 """
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._io import StagedFile
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import QueueLogError
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import SCAN_NAMES
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_outputs import job_outputs
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_outputs import (
+    encode_list,
+    job_outputs,
+    site_files,
+    transfer_list,
+)
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import QueueScanner
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import PathMap, PathMapError
+
+
+def read_inputs(module, path):
+    """The dest paths of a sandbox manifest."""
+    try:
+        with open(path, 'rb') as f:
+            manifest = json.loads(f.read().decode('utf-8'))
+        return [e['dest'] for e in manifest['files']]
+    except (IOError, OSError) as e:
+        module.fail_json(msg='cannot read the manifest %s: %s' % (path, to_native(e)))
+    except (ValueError, KeyError, TypeError) as e:
+        module.fail_json(msg='%s is not a sandbox manifest (JSON with files: [{src, dest}]): %s'
+                         % (path, to_native(e)))
+
+
+def write_list(module, dest, content):
+    """Put `content` at `dest` when it differs; True when it does (in check mode: would)."""
+    if os.path.isdir(dest):
+        module.fail_json(msg='list_dest %s is a directory: give the path of the list file to write' % dest)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
+        if module.check_mode:
+            return True
+        module.fail_json(msg='the directory of list_dest %s does not exist: create it first' % dest)
+    staged = StagedFile(dest, module.check_mode)
+    try:
+        with staged as f:
+            f.write(content)
+        if staged.changed:
+            staged.commit(mode=0o644)
+        return staged.changed
+    except (IOError, OSError) as e:
+        module.fail_json(msg='cannot write list_dest %s: %s' % (dest, to_native(e)))
+    finally:
+        staged.discard()
 
 
 def main():
@@ -122,6 +226,9 @@ def main():
             path=dict(type='path', required=True),
             path_map=dict(type='list', elements='dict', required=True, options=dict(
                 **{'from': dict(type='path', required=True), 'to': dict(type='path', required=True)})),
+            scan=dict(type='bool', default=False),
+            manifest=dict(type='path'),
+            list_dest=dict(type='path'),
         ),
         supports_check_mode=True,
     )
@@ -141,7 +248,17 @@ def main():
     result, problems = job_outputs(state, pathmap)
     if problems.count:
         module.fail_json(msg='%d problem(s) in %s: %s' % (problems.count, p['path'], problems.message()), **result)
-    module.exit_json(changed=False, **result)
+    inputs = read_inputs(module, p['manifest']) if p['manifest'] else []
+    try:
+        result['missing'] = site_files(result, scan=p['scan'], inputs=inputs)
+    except (IOError, OSError) as e:
+        module.fail_json(msg='cannot list a job\'s Iwd at the site: %s' % to_native(e), **result)
+    paths, result['bytes'] = transfer_list(result)
+    result['count'] = len(paths)
+    changed = False
+    if p['list_dest']:
+        changed = write_list(module, p['list_dest'], encode_list(paths))
+    module.exit_json(changed=changed, **result)
 
 
 if __name__ == '__main__':
