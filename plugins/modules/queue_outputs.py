@@ -87,6 +87,13 @@ options:
         only when its content changes.
       - Its directory must exist.
     type: path
+  list_extra:
+    description:
+      - More site files to write into O(list_dest), for example the final C(job_queue.log) itself. Each must
+        exist. They are not counted in RV(count) and RV(bytes).
+    type: list
+    elements: path
+    default: []
 seealso:
   - module: hepcloud.lumberjack.queue_rewrite
   - module: hepcloud.lumberjack.userlog_append
@@ -229,6 +236,7 @@ def main():
             scan=dict(type='bool', default=False),
             manifest=dict(type='path'),
             list_dest=dict(type='path'),
+            list_extra=dict(type='list', elements='path', default=[]),
         ),
         supports_check_mode=True,
     )
@@ -257,7 +265,11 @@ def main():
     result['count'] = len(paths)
     changed = False
     if p['list_dest']:
-        changed = write_list(module, p['list_dest'], encode_list(paths))
+        absent = [x for x in p['list_extra'] if not os.path.isfile(x)]
+        if absent:
+            module.fail_json(msg='list_extra names files that do not exist here: %s' % ', '.join(absent), **result)
+        extra = sorted(set(p['list_extra']) - set(paths))
+        changed = write_list(module, p['list_dest'], encode_list(sorted(paths + extra, key=lambda x: x.encode('utf-8', 'surrogateescape'))))
     module.exit_json(changed=changed, **result)
 
 

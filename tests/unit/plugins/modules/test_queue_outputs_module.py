@@ -78,3 +78,17 @@ def test_module_refuses_bad_manifest_and_list_dest(tmp_path, write_log):
     assert r['failed'] and 'does not exist' in r['msg']
     r = run_module(queue_outputs.main, dict(path=log, path_map=mapping, list_dest=gone), check_mode=True)
     assert r['changed'] is True and not os.path.exists(os.path.dirname(gone))
+
+
+def test_module_adds_list_extra_to_the_transfer_list(tmp_path, write_log):
+    log, mapping, _sb_home, _inputs = scan_site(tmp_path, write_log)
+    dest = tmp_path / 'outputs.list'
+    args = dict(path=log, path_map=mapping, list_dest=str(dest), list_extra=[log])
+    r = run_module(queue_outputs.main, args)
+    assert r['changed'] is True
+    entries = dest.read_bytes().split(b'\0')[:-1]
+    assert log.encode() in entries and len(entries) == r['count'] + 1
+    assert entries == sorted(entries)
+    assert run_module(queue_outputs.main, args)['changed'] is False
+    r = run_module(queue_outputs.main, dict(args, list_extra=[log + '.gone']))
+    assert r['failed'] and log + '.gone' in r['msg']
