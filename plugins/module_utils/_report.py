@@ -223,8 +223,8 @@ def site_report(path, record):
             failures.append(dict(phase=None, reason=str(f)))
     pilot = _dict(values.get('pilot'))
     if pilot.get('outcome') not in (None, 'finished'):
-        failures.append(dict(phase='pilot', reason='%s: %s' % (pilot.get('outcome'), pilot.get('reason') or
-                                                                'no reason recorded')))
+        reason = pilot.get('reason') or 'no reason recorded'
+        failures.append(dict(phase='pilot', reason='%s: %s' % (pilot.get('outcome'), reason)))
 
     owners = _dict(values.get('owners'))
     owner_of = {}

@@ -92,8 +92,8 @@ sites:
       phase to the last), C(bytes_in), C(files_in), C(bytes_out), C(files_out), C(pilot), C(returned_log),
       C(returned_log_read), C(owners), C(failures) (C(phase), C(reason)), C(counts) and C(jobs).
     - Each job with C(job), C(owner), C(status), C(exit_code), C(wall_time) (seconds), C(hold_reason), C(home)
-      (V(imported), V(unexported), V(not imported: reason) or null), C(result) (V(completed), V(failed) or
-      V(unfinished)) and C(in_log).
+      (V(imported), V(unexported), C(not imported) followed by the reason, or null), C(result) (V(completed),
+      V(failed) or V(unfinished)) and C(in_log).
     - A missing record gives a site named after its file, with C(found) false and the failure C(no run record).
   returned: always
   type: list

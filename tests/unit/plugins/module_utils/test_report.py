@@ -161,7 +161,8 @@ def test_records_of_another_run_or_not_records_fail_naming_the_file(tmp_path):
 
 
 def test_html_is_escaped_and_self_contained_and_json_is_stable(tmp_path):
-    log = engine_log(tmp_path, {'1.0': {'JobStatus': 5, 'Owner': 'x<b>&y', 'HoldReason': 'a <script>alert(1)</script> & "q"'}})
+    log = engine_log(tmp_path, {'1.0': {'JobStatus': 5, 'Owner': 'x<b>&y',
+                                        'HoldReason': 'a <script>alert(1)</script> & "q"'}})
     a = write_record(tmp_path, 'site-<a>&', phases={'exported': '2026-01-01T10:00:00Z'}, values={
         'returned_log': log, 'not_imported': {'1.0': 'held <here> & there'},
         'failures': [{'phase': 'stage_in', 'reason': '<img src=x> & more'}],
