@@ -274,7 +274,7 @@ def site_report(path, record):
     phases = _phase_rows(_dict(record.get('phases')))
     times = [parse_time(p['time']) for p in phases if parse_time(p['time']) is not None]
     return dict(
-        record=path, site=str(record.get('site')), found=True,
+        record=path, site=str(record.get('site') or path), found=True,
         scheduler=values.get('scheduler'), batch_job_id=values.get('batch_job_id'), staging=values.get('staging'),
         phases=phases, elapsed=(max(times) - min(times)) if times else None,
         bytes_in=_int(values.get('bytes_in')), files_in=_int(values.get('files_in')),
