@@ -19,7 +19,7 @@ description:
     from V(/) into V(/scratch/run7/sandbox)).
   - Writes one list per group, NUL-separated relative paths, for C(tar --null -T LIST) or
     C(rsync --from0 --files-from=LIST), and returns the groups with their file counts and bytes. The files
-    themselves are never read here: a copy of many GB streams from one host to the other without passing
+    themselves are never read here; a copy of many GB streams from one host to the other without passing
     through Ansible.
   - Every source must exist on this host; a missing one fails the task, naming it.
   - Standard library only.

@@ -79,6 +79,8 @@ request_memory = 16
 request_disk = 1024
 queue 2
 '''
+
+
 def write_file(path, text, owner, mode=0o644):
     d = os.path.dirname(path)
     if not os.path.isdir(d):

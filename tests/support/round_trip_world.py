@@ -157,7 +157,7 @@ class Controller(object):
         log = open(os.path.join(self.dir, 'run-%02d-%s.log' % (self.runs, playbook)), 'w')
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false',
                    ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='false', ANSIBLE_HOST_KEY_CHECKING='false',
-                   ANSIBLE_LOCAL_TEMP=os.path.join(self.dir, 'tmp'), ANSIBLE_FORKS='10')
+                   ANSIBLE_LOCAL_TEMP=os.path.join(self.dir, 'tmp'), ANSIBLE_FORKS='10', ANSIBLE_PIPELINING='true')
         env.pop('PYTHONPATH', None)
         argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', self.inventory,
                 'hepcloud.lumberjack.%s' % playbook]

@@ -29,6 +29,7 @@ from ansible_collections.hepcloud.lumberjack.tests.support.round_trip_world impo
     site_settings,
 )
 
+
 def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     a, b = world.owners
     clusters = prepare_jobs(world)
