@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright (c) hepcloud.lumberjack contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -7,8 +7,8 @@
 schedd (a personal HTCondor, root@127.0.0.1 over ssh) to an HPC site (an ordinary account at 127.0.0.2 with a
 one-node Slurm), and back. Prints the run's summary; the report (HTML and JSON) is copied to DEST.
 
-    scripts/demo_round_trip.py [DEST]       (root; after scripts/setup; DEST defaults to .build/demo)
-    scripts/demo_round_trip.py --can-run    (exit status 0 when this machine can run it; --why says why not)
+    python scripts/demo_round_trip.py [DEST]       (root; after scripts/setup; DEST defaults to .build/demo)
+    python scripts/demo_round_trip.py --can-run    (exit status 0 when this machine can run it; --why says why not)
 """
 
 from __future__ import absolute_import, division, print_function
