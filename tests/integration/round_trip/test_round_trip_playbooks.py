@@ -65,6 +65,7 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
         assert record['phases']['exported'] == first[s]['phases']['exported']
         assert record['phases']['launched'] == first[s]['phases']['launched']
         assert record['values']['batch_job_id'] == first[s]['values']['batch_job_id']
+        assert len(record['values']['manifest_sha256']) == 64
         assert 'imported' in record['phases'] and 'reported' in record['phases']
         run_dir = os.path.join(site_a if s == 'site-a' else site_b, 'rt1-%s' % s)
         assert len([n for n in os.listdir(run_dir) if n.startswith('pilot-') and n.endswith('.out')]) == 1
