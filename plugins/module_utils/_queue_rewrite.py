@@ -34,6 +34,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifes
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import resolve, spool_placeholder_job
 
+_MISS = object()
 _LIST_ATTRS = ('TransferInput',)
 _REMAP_ATTRS = ('TransferOutputRemaps',)
 _ENTRY_RE = re.compile(rb'(^|,)(\s*)(/[^,]*?)(\s*)(?=,|$)')
@@ -72,6 +73,29 @@ def _normalized(path):
     return path
 
 
+def _norm_abs(path):
+    """posixpath.normpath of an absolute path, without its cost when the path is normalized already."""
+    if '/.' in path or '//' in path or (path.endswith('/') and path != '/'):
+        return posixpath.normpath(path)
+    return path
+
+
+def _resolve(entry, iwd):
+    """_sandbox.resolve(entry, iwd) for a relative entry and a normalized absolute iwd, cheap when no
+    component needs normalizing."""
+    if entry and '//' not in entry and '/.' not in '/' + entry and not entry.endswith('/'):
+        return iwd + '/' + entry if iwd != '/' else '/' + entry
+    return resolve(entry, iwd)
+
+
+def _dirname(path):
+    """posixpath.dirname of a normalized absolute path."""
+    i = path.rfind('/')
+    if i <= 1:
+        return posixpath.dirname(path)
+    return path[:i]
+
+
 class RewriteSpec(object):
     """What to change. pathmap: a PathMap. original_iwds: {'C.P': Iwd on the submit side} for proc ads whose
     Iwd export_jobs replaced by its spool placeholder. set_attributes: {name: ClassAd literal text}.
@@ -107,8 +131,6 @@ class QueueRewriter(object):
                 known.add(n.lower())
                 extra.append(n)
         self.names = list(SCAN_NAMES) + extra
-        kwargs = {'chunk_size': chunk_size} if chunk_size else {}
-        self.scanner = QueueScanner(path, self.names, **kwargs)
         lower_index = dict((n.lower(), i) for i, n in enumerate(self.names))
         self.iwd_slot = lower_index['iwd']
         self.simple_slots = frozenset(lower_index[n.lower()] for n in PATH_ATTRS
@@ -119,6 +141,23 @@ class QueueRewriter(object):
                                for n, v in spec.set_attributes.items())
         self.delete_slots = frozenset(lower_index[n.lower()] for n in spec.delete_attributes)
         self._froms = [s for s, _d in spec.pathmap._bpairs]
+        self._edits = {}
+        kwargs = {'chunk_size': chunk_size} if chunk_size else {}
+        kwargs['edit_slots'] = (set(self.set_values) | self.delete_slots | self.simple_slots | self.list_slots |
+                                self.remap_slots)
+        kwargs['prefix_map'] = self._prefix_map()
+        self.scanner = QueueScanner(path, self.names, **kwargs)
+
+    def _prefix_map(self):
+        """What the scanner may map without calling edit(): the simple path slots that nothing sets or deletes
+        (Iwd only when no original Iwd is to be restored), when every `to` quotes as it is."""
+        pm = self.spec.pathmap
+        if not pm._bpairs or any(b'"' in d or b'\\' in d for _s, d in pm._bpairs):
+            return None
+        slots = set(self.simple_slots) - set(self.set_values) - self.delete_slots
+        if self.spec.original_iwds:
+            slots.discard(self.iwd_slot)
+        return (frozenset(slots), list(pm._bpairs), list(pm._btargets)) if slots else None
 
     # -- the per-line edit: bytes in, bytes out, as little work as possible ----------------------------
     def _selected(self, key):
@@ -130,6 +169,18 @@ class QueueRewriter(object):
         return self.spec.cluster_ids is None or c in self.spec.cluster_ids
 
     def edit(self, key, slot, value):
+        if slot != self.iwd_slot:
+            # a pure function of (slot, value) but for the Iwd: most jobs share Cmd, In and their lists
+            hit = self._edits.get((slot, value), _MISS)
+            if hit is not _MISS:
+                return hit
+            new = self._edit(key, slot, value)
+            if len(self._edits) < 4096 and not (slot in self.set_values or slot in self.delete_slots):
+                self._edits[(slot, value)] = new
+            return new
+        return self._edit(key, slot, value)
+
+    def _edit(self, key, slot, value):
         if slot in self.set_values:
             return self.set_values[slot] if self._selected(key) else None
         if slot in self.delete_slots:
@@ -275,7 +326,7 @@ class QueueRewriter(object):
             if job.own_iwd and spool_placeholder_job(iwd) == jid and jid in self.spec.original_iwds:
                 # export_jobs replaced this proc's Iwd by a placeholder; the edit put the original back
                 iwd = self.spec.original_iwds[jid]
-            home_iwd, site_iwd = place(posixpath.normpath(iwd))
+            home_iwd, site_iwd = place(_norm_abs(iwd))
             if home_iwd is None:
                 if spool_placeholder_job(iwd) == jid:
                     problems.add(jid, 'Iwd %s is the placeholder export_jobs wrote for its spool directory; '
@@ -284,14 +335,14 @@ class QueueRewriter(object):
                 elif site_iwd == 'unmapped':
                     problems.add(jid, 'Iwd %s is not under any path_map "from": add a mapping for it' % iwd)
                 else:
-                    directories.add(posixpath.normpath(iwd))
+                    directories.add(_norm_abs(iwd))
                     iwds[iwd] = iwd
                 continue
             iwds[home_iwd] = site_iwd
             directories.add(site_iwd)
             for kind, entry in inputs:
                 if entry.startswith('/'):
-                    src, dest = place(posixpath.normpath(entry))
+                    src, dest = place(_norm_abs(entry))
                     if src is None:
                         if dest == 'unmapped' and kind != 'executable':
                             problems.add(jid, '%s %s is not under any path_map "from" nor in site_paths'
@@ -301,8 +352,8 @@ class QueueRewriter(object):
                                               'map it, or add it to site_paths when the site has it' % entry)
                         continue
                 else:
-                    src = resolve(entry, home_iwd)
-                    dest = resolve(entry, site_iwd)
+                    src = _resolve(entry, home_iwd)
+                    dest = _resolve(entry, site_iwd)
                     if not pm.inside_roots(dest):
                         problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
@@ -315,18 +366,18 @@ class QueueRewriter(object):
                 if kind == 'output':
                     continue    # transferred back into the Iwd, which exists
                 if entry.startswith('/'):
-                    src, dest = place(posixpath.normpath(entry))
+                    src, dest = place(_norm_abs(entry))
                     if src is None:
                         if dest == 'unmapped':
                             problems.add(jid, '%s %s would be written outside the sandbox: add a path_map for '
                                               'its directory' % (kind, entry))
                         continue
                 else:
-                    dest = resolve(entry, site_iwd)
+                    dest = _resolve(entry, site_iwd)
                     if not pm.inside_roots(dest):
                         problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
-                directories.add(posixpath.dirname(dest))
+                directories.add(_dirname(dest))
         unused = [s for s, _d in pm.pairs if s not in pm.used]
         manifest = {
             'jobs': jobs,

@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import operator
 import re
 import sys
 
@@ -37,6 +38,9 @@ CHUNK_SIZE = 1 << 25    # 32 MiB of input per buffer: big enough to amortise, sm
 # A possessive repeat (Python >= 3.11) keeps the regex engine from saving a backtracking point per line.
 _REPEAT = b'*+' if sys.version_info >= (3, 11) else b'*'
 _GRAMMAR_RE = re.compile(b'(?:' + BUFFER_GRAMMAR + b')' + _REPEAT)
+
+_LINE_RE = re.compile(b'(?:' + BUFFER_GRAMMAR + b')')    # one valid line
+_first = operator.itemgetter(0)
 
 DROP = object()         # returned by an edit callback: remove this 103 line
 
@@ -74,19 +78,34 @@ class QueueScanner(object):
     edit(key, slot, value) is called for each 103 line of an asked-for attribute, in log order, with bytes
     key/value and the slot index of the name in `names`; it returns None (unchanged), new value bytes, or
     DROP. `out` is a binary file the (edited) log is written to, or None to only scan (check mode).
+
+    edit_slots: the slots `edit` may change (None: every slot); an edit callback must return None for the
+    others. prefix_map: None, or (slots, [(from, to)], [target]) with bytes paths: for those slots a value that
+    is one plain string literal holding a clean absolute path ("/a/b": no quote, backslash, "//" or "/."
+    component, no trailing "/") under some `from` (longest first) and under no `target` gets `from` replaced by
+    its `to` without calling `edit`; the caller promises that `edit` would return exactly that. Any other
+    value of those slots goes to `edit`.
+
+    line_by_line=True uses the reference scan (one regex match per asked-for record); the default matches
+    one ad's consecutive records at once and gives the same result.
     """
 
     max_examples = 5
 
-    def __init__(self, path, names, chunk_size=CHUNK_SIZE):
+    def __init__(self, path, names, chunk_size=CHUNK_SIZE, edit_slots=None, prefix_map=None, line_by_line=False):
         self.path = path
         self.names = list(names)
         self.chunk_size = chunk_size
+        self.line_by_line = line_by_line
         self._slot = dict((n.encode('ascii'), i) for i, n in enumerate(self.names))
         self._slot_lower = dict((n.lower().encode('ascii'), i) for i, n in enumerate(self.names))
         self._extract = re.compile(
             rb'\n(?:103 (\S+) (' + _names_pattern(self.names) + rb') (.+)|(10[124-7])(?: (\S+)(?: (\S+))?)?)',
             re.IGNORECASE)
+        # the slots an edit callback may change (None: all) and the prefix mapping done without it
+        self.edit_slots = None if edit_slots is None else frozenset(edit_slots)
+        self.prefix_map = prefix_map
+        self._blocks = None
 
     # -- errors ---------------------------------------------------------------------------------------
     def _line_at(self, offset):
@@ -132,6 +151,12 @@ class QueueScanner(object):
                 % (self.path, offset, tail[:200].decode('utf-8', 'replace')))
 
     def run(self, edit=None, out=None):
+        if self.line_by_line or not self.names:
+            return self._run_lines(edit, out)
+        return self._run_blocks(edit, out)
+
+    def _run_lines(self, edit=None, out=None):
+        """The reference scan: one match per asked-for record (every buffer validated first)."""
         state = self._state = ScanState(self.names)
         ads = state.ads
         nslots = len(self.names)
@@ -271,3 +296,310 @@ class QueueScanner(object):
                 out.seek(txn_out)
         state.bytes_out = written
         return state
+
+    # -- the block scan ---------------------------------------------------------------------------------
+    def _block_re(self, editing):
+        """The pattern of one block: a 101 line or a 103 line, then the 103 lines of the same key that follow.
+        Group 1/2: the key (of the 101 line / of the first 103 line); then one group per slot holding the last
+        value the block sets (a slot an edit may change is taken once per block: a second record of it starts
+        a new block); a slot of the prefix map also has a group for the `from` of a clean path."""
+        key = rb'[0-9]+\.-?[0-9]+'
+        group = 3
+        slot_groups = []
+        edits = []      # (slot, value group, `from` group or 0, length of "103 " + " " + name + " ")
+        fast_slots = self.prefix_map[0] if (editing and self.prefix_map) else ()
+        alts = []
+        for slot, n in enumerate(self.names):
+            name = n.encode('ascii')
+            value_group = group
+            group += 1
+            slot_groups.append(value_group)
+            value = rb'.+'
+            from_group = 0
+            if slot in fast_slots:
+                _slots, pairs, targets = self.prefix_map
+                from_group = group
+                group += 1
+                not_target = (rb'(?!(?:' + b'|'.join(re.escape(t) for t in targets) + rb')[/"])') if targets else b''
+                value = (rb'"' + not_target + rb'(?P<f%d>' % slot + b'|'.join(re.escape(s) for s, _d in pairs) +
+                         rb')(?=[/"])(?:/[^/"\\\n.][^/"\\\n]*)*"(?=\n)|.+')
+            alt = rb'(?P<s%d>' % slot + value + rb')'
+            if editing and (self.edit_slots is None or slot in self.edit_slots):
+                alt = rb'(?(%d)(?!)|' % value_group + alt + rb')'
+                edits.append((slot, value_group, from_group, len(name) + 2))
+            # the name first: the regex engine skips an alternative whose first byte differs at once
+            alt = re.escape(name) + b' ' + alt
+            alts.append(alt)
+        # any other name; one of the names in another spelling ends the block (it is taken line by line)
+        initials = sorted(set(c for n in self.names for c in (n[:1].lower(), n[:1].upper()))) if self.names else []
+        alts.append(rb'(?:(?![' + re.escape(''.join(initials).encode('ascii')) + rb'])|(?!(?i:' +
+                    _names_pattern(self.names) + rb') ))\S+ .+')
+        pattern = (rb'(?:101 (?P<nk>' + key + rb') \S+ \S+\n|(?=103 (?P<ck>' + key + rb') ))'
+                   rb'(?>(?:103 (?(nk)(?P=nk)|(?P=ck)) (?:' + b'|'.join(alts) + rb')\n)*)')
+        compiled = re.compile(pattern)
+        for slot, g in enumerate(slot_groups):
+            if compiled.groupindex['s%d' % slot] != g:
+                raise AssertionError('group numbering')     # pragma: no cover
+        return compiled, slot_groups, edits
+
+    def _grammar_error(self, buf, base, pos):
+        """Raise the error for the first line at or after `pos` that breaks the grammar, if there is one."""
+        m = _GRAMMAR_RE.match(buf, pos)
+        if m.end() != len(buf):
+            self._fail(base + buf.rfind(b'\n', 0, m.end()), 'corrupt record')
+
+    def _run_blocks(self, edit=None, out=None):
+        state = self._state = ScanState(self.names)
+        ads = state.ads
+        nslots = len(self.names)
+        names = self.names
+        name_len = [len(n) + 2 for n in names]     # " Name "
+        changes = state.changes
+        examples = state.examples
+        max_examples = self.max_examples
+        editing = edit is not None
+        block_re, slot_groups, edit_list = self._block_re(editing)
+        block_match = block_re.match
+        line_match = self._extract.match
+        if nslots == 1:
+            only = slot_groups[0] - 1
+
+            def getter(groups):
+                return (groups[only],)
+        else:
+            getter = operator.itemgetter(*[g - 1 for g in slot_groups])
+        froms = dict(self.prefix_map[1]) if (editing and self.prefix_map) else {}
+        pending = None          # records of an open transaction
+        txn_out = None          # output offset where the open transaction began
+        txn_in = None           # input offset of its 105 line
+        written = 0
+        empty = (None,) * nslots
+
+        with open_log(self.path, binary=True) as f:
+            for buf, base in self._chunks(f):
+                state.bytes_in += len(buf) - 1
+                end = len(buf)
+                nul = buf.find(b'\x00')
+                if nul >= 0:
+                    self._grammar_error(buf, base, 1)
+                    self._fail(base + buf.rfind(b'\n', 0, nul), 'NUL byte inside a record')
+                parts = []
+                parts_len = 0
+                last = 1
+                pos = 1
+                while pos < end:
+                    m = block_match(buf, pos)
+                    if m is not None and m.end() > pos:
+                        groups = m.groups()
+                        key = groups[0]
+                        created = key is not None
+                        if not created:
+                            key = groups[1]
+                        values = getter(groups)
+                        if editing:
+                            found = None
+                            for slot, vg, fg, nlen in edit_list:
+                                value = groups[vg - 1]
+                                if value is None:
+                                    continue
+                                vs = m.start(vg)
+                                if fg and groups[fg - 1] is not None and m.start(fg) == vs + 1:
+                                    fe = m.end(fg)
+                                    new = (froms[groups[fg - 1]], vs + 1, fe)
+                                else:
+                                    new = edit(key, slot, value)
+                                    if new is None or new == value:
+                                        continue
+                                if found is None:
+                                    found = [(vs, slot, new, value)]
+                                else:
+                                    found.append((vs, slot, new, value))
+                            if found is not None:
+                                if len(found) > 1:
+                                    found.sort(key=_first)
+                                klen = len(key) + 4
+                                for vs, slot, new, value in found:
+                                    nm = names[slot]
+                                    changes[nm] = changes.get(nm, 0) + 1
+                                    ve = vs + len(value)
+                                    s = vs - klen - name_len[slot]
+                                    if new is DROP:
+                                        piece = buf[last:s]
+                                        last = ve + 1
+                                        if len(examples) < max_examples:
+                                            examples.append((buf[s:ve], None))
+                                    else:
+                                        if type(new) is tuple:
+                                            to, cut, cut_end = new
+                                            piece = buf[last:cut]
+                                            last = cut_end
+                                            if len(examples) < max_examples:
+                                                examples.append((buf[s:ve], buf[s:cut] + to + buf[cut_end:ve]))
+                                            new = to
+                                        else:
+                                            piece = buf[last:vs]
+                                            last = ve
+                                            if len(examples) < max_examples:
+                                                examples.append((buf[s:ve], buf[s:vs] + new))
+                                        parts.append(piece)
+                                        parts_len += len(piece)
+                                        piece = new
+                                    parts.append(piece)
+                                    parts_len += len(piece)
+                        if pending is not None:
+                            pending.append((0, key, created, values))
+                        else:
+                            ad = ads.get(key)
+                            if ad is None:
+                                if created:
+                                    ads[key] = list(values)
+                                elif values != empty:
+                                    self._unknown_ad(buf, base, pos, m.end(), key)
+                            else:
+                                for slot, value in enumerate(values):
+                                    if value is not None:
+                                        ad[slot] = value
+                        pos = m.end()
+                        continue
+                    # a line that no block takes: the rare records, or a name in another spelling
+                    line_end = buf.find(b'\n', pos) + 1
+                    if _LINE_RE.match(buf, pos) is None:
+                        self._fail(base + pos - 1, 'corrupt record')
+                    m = line_match(buf, pos - 1)
+                    if m is None:
+                        pos = line_end
+                        continue
+                    key = m.group(1)
+                    if key is not None:
+                        name = m.group(2)
+                        slot = self._slot.get(name)
+                        if slot is None:
+                            slot = self._slot_lower[name.lower()]
+                        value = m.group(3)
+                        if editing:
+                            new = edit(key, slot, value)
+                            if new is not None and new != value:
+                                nm = names[slot]
+                                changes[nm] = changes.get(nm, 0) + 1
+                                if new is DROP:
+                                    piece = buf[last:pos]
+                                    last = line_end
+                                    if len(examples) < max_examples:
+                                        examples.append((buf[pos:line_end - 1], None))
+                                else:
+                                    vs, ve = m.span(3)
+                                    piece = buf[last:vs]
+                                    parts.append(piece)
+                                    parts_len += len(piece)
+                                    piece = new
+                                    last = ve
+                                    if len(examples) < max_examples:
+                                        examples.append((buf[pos:ve], buf[pos:vs] + new))
+                                parts.append(piece)
+                                parts_len += len(piece)
+                        if pending is not None:
+                            pending.append((103, key, slot, value))
+                        else:
+                            ad = ads.get(key)
+                            if ad is None:
+                                self._grammar_error(buf, base, line_end)
+                                self._fail(base + pos - 1, 'attribute set on ad %s, which the log never created'
+                                           % key.decode('ascii', 'replace'))
+                            ad[slot] = value
+                        pos = line_end
+                        continue
+                    op = m.group(4)
+                    if op == b'101':
+                        if pending is not None:
+                            pending.append((101, m.group(5), None, None))
+                        elif m.group(5) not in ads:
+                            ads[m.group(5)] = [None] * nslots
+                    elif op == b'102':
+                        if pending is not None:
+                            pending.append((102, m.group(5), None, None))
+                        else:
+                            ads.pop(m.group(5), None)
+                    elif op == b'104':
+                        name = m.group(6)
+                        slot = self._slot.get(name)
+                        if slot is None:
+                            slot = self._slot_lower.get(name.lower())
+                        if slot is not None:
+                            if pending is not None:
+                                pending.append((104, m.group(5), slot, None))
+                            else:
+                                ad = ads.get(m.group(5))
+                                if ad is not None:
+                                    ad[slot] = None
+                    elif op == b'105':
+                        if pending is not None:
+                            self._grammar_error(buf, base, line_end)
+                            self._fail(base + pos - 1, 'a transaction begins inside another one')
+                        pending = []
+                        txn_in = base + pos - 1
+                        txn_out = written + parts_len + (pos - last)
+                    elif op == b'106':
+                        if pending is None:
+                            self._grammar_error(buf, base, line_end)
+                            self._fail(base + pos - 1, 'a transaction ends that was never begun')
+                        for op2, key2, slot2, value2 in pending:
+                            if op2 == 0:
+                                ad = ads.get(key2)
+                                if ad is None:
+                                    if slot2:
+                                        ads[key2] = list(value2)
+                                        continue
+                                    if value2 == empty:
+                                        continue
+                                    self._grammar_error(buf, base, line_end)
+                                    self._fail(txn_in, 'a transaction sets an attribute on ad %s, which the log '
+                                               'never created' % key2.decode('ascii', 'replace'))
+                                for slot, value in enumerate(value2):
+                                    if value is not None:
+                                        ad[slot] = value
+                            elif op2 == 103:
+                                ad = ads.get(key2)
+                                if ad is None:
+                                    self._grammar_error(buf, base, line_end)
+                                    self._fail(txn_in, 'a transaction sets an attribute on ad %s, which the log '
+                                               'never created' % key2.decode('ascii', 'replace'))
+                                ad[slot2] = value2
+                            elif op2 == 101:
+                                if key2 not in ads:
+                                    ads[key2] = [None] * nslots
+                            elif op2 == 102:
+                                ads.pop(key2, None)
+                            else:
+                                ad = ads.get(key2)
+                                if ad is not None:
+                                    ad[slot2] = None
+                        pending = None
+                        state.transactions += 1
+                    elif op == b'107' and base + pos - 1 != 0:
+                        self._grammar_error(buf, base, line_end)
+                        self._fail(base + pos - 1, 'the historical sequence record must be the first record')
+                    pos = line_end
+                piece = buf[last:end]
+                parts.append(piece)
+                parts_len += len(piece)
+                if out is not None:
+                    out.write(b''.join(parts))
+                written += parts_len
+        if pending is not None:
+            state.truncated = True
+            state.warnings.append('%s: dropped a transaction that was begun at byte %d and never ended (%d records; '
+                                  'the schedd was still writing or was killed)' % (self.path, txn_in, len(pending)))
+            written = txn_out
+            if out is not None:
+                out.flush()
+                out.truncate(txn_out)
+                out.seek(txn_out)
+        state.bytes_out = written
+        return state
+
+    def _unknown_ad(self, buf, base, start, end, key):
+        """Fail for a block of 103 lines on an ad that does not exist, naming its first asked-for record."""
+        self._grammar_error(buf, base, end)
+        m = self._extract.search(buf, start - 1, end)
+        self._fail(base + m.start(), 'attribute set on ad %s, which the log never created'
+                   % key.decode('ascii', 'replace'))
