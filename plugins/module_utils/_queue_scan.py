@@ -372,6 +372,7 @@ class QueueScanner(object):
         pending = None          # records of an open transaction
         txn_out = None          # output offset where the open transaction began
         txn_in = None           # input offset of its 105 line
+        pending_extra = 0       # records of blocks in `pending` beyond one per block
         written = 0
         empty = (None,) * nslots
 
@@ -448,6 +449,9 @@ class QueueScanner(object):
                                     parts_len += len(piece)
                         if pending is not None:
                             pending.append((0, key, created, values))
+                            # the warning about a dropped transaction counts records as the line scan does
+                            pending_extra += -1 + sum(1 for _m in self._extract.finditer(buf, pos - 1,
+                                                                                                 m.end() - 1))
                         else:
                             ad = ads.get(key)
                             if ad is None:
@@ -536,6 +540,7 @@ class QueueScanner(object):
                             self._grammar_error(buf, base, line_end)
                             self._fail(base + pos - 1, 'a transaction begins inside another one')
                         pending = []
+                        pending_extra = 0
                         txn_in = base + pos - 1
                         txn_out = written + parts_len + (pos - last)
                     elif op == b'106':
@@ -588,7 +593,7 @@ class QueueScanner(object):
         if pending is not None:
             state.truncated = True
             state.warnings.append('%s: dropped a transaction that was begun at byte %d and never ended (%d records; '
-                                  'the schedd was still writing or was killed)' % (self.path, txn_in, len(pending)))
+                                  'the schedd was still writing or was killed)' % (self.path, txn_in, len(pending) + pending_extra))
             written = txn_out
             if out is not None:
                 out.flush()
