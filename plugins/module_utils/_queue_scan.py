@@ -321,8 +321,11 @@ class QueueScanner(object):
                 from_group = group
                 group += 1
                 not_target = (rb'(?!(?:' + b'|'.join(re.escape(t) for t in targets) + rb')[/"])') if targets else b''
-                value = (rb'"' + not_target + rb'(?P<f%d>' % slot + b'|'.join(re.escape(s) for s, _d in pairs) +
-                         rb')(?=[/"])(?:/[^/"\\\n.][^/"\\\n]*)*"(?=\n)|.+')
+                froms = b'|'.join(re.escape(s) for s, _d in pairs)
+                # the lookahead decides (nothing is captured in a branch that may fail: some CPython versions
+                # keep such a capture), then the `from` is taken
+                value = (rb'(?="' + not_target + rb'(?:' + froms + rb')(?=[/"])(?:/[^/"\\\n.][^/"\\\n]*)*"\n)'
+                         rb'"(?P<f%d>' % slot + froms + rb')(?=[/"]).+|.+')
             alt = rb'(?P<s%d>' % slot + value + rb')'
             if editing and (self.edit_slots is None or slot in self.edit_slots):
                 alt = rb'(?(%d)(?!)|' % value_group + alt + rb')'
@@ -335,7 +338,7 @@ class QueueScanner(object):
         alts.append(rb'(?:(?![' + re.escape(''.join(initials).encode('ascii')) + rb'])|(?!(?i:' +
                     _names_pattern(self.names) + rb') ))\S+ .+')
         pattern = (rb'(?:101 (?P<nk>' + key + rb') \S+ \S+\n|(?=103 (?P<ck>' + key + rb') ))'
-                   rb'(?>(?:103 (?(nk)(?P=nk)|(?P=ck)) (?:' + b'|'.join(alts) + rb')\n)*)')
+                   rb'(?:103 (?(nk)(?P=nk)|(?P=ck)) (?:' + b'|'.join(alts) + rb')\n)' + _REPEAT)
         compiled = re.compile(pattern)
         for slot, g in enumerate(slot_groups):
             if compiled.groupindex['s%d' % slot] != g:
@@ -390,7 +393,13 @@ class QueueScanner(object):
                 pos = 1
                 while pos < end:
                     m = block_match(buf, pos)
-                    if m is not None and m.end() > pos:
+                    if m is not None:
+                        # CPython 3.11.0-3.11.4 can leave a failed possessive repeat's position inside the line
+                        # that ended the block (python/cpython#106052): the block ends where that line begins
+                        block_end = m.end()
+                        if buf[block_end - 1] != 10:
+                            block_end = buf.rfind(b'\n', 0, block_end) + 1
+                    if m is not None and block_end > pos:
                         groups = m.groups()
                         key = groups[0]
                         created = key is not None
@@ -451,19 +460,19 @@ class QueueScanner(object):
                             pending.append((0, key, created, values))
                             # the warning about a dropped transaction counts records as the line scan does
                             pending_extra += -1 + sum(1 for _m in self._extract.finditer(buf, pos - 1,
-                                                                                                 m.end() - 1))
+                                                                                                 block_end - 1))
                         else:
                             ad = ads.get(key)
                             if ad is None:
                                 if created:
                                     ads[key] = list(values)
                                 elif values != empty:
-                                    self._unknown_ad(buf, base, pos, m.end(), key)
+                                    self._unknown_ad(buf, base, pos, block_end, key)
                             else:
                                 for slot, value in enumerate(values):
                                     if value is not None:
                                         ad[slot] = value
-                        pos = m.end()
+                        pos = block_end
                         continue
                     # a line that no block takes: the rare records, or a name in another spelling
                     line_end = buf.find(b'\n', pos) + 1
