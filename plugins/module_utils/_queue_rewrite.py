@@ -28,11 +28,19 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifes
     PATH_ATTRS,
     SCAN_NAMES,
     Problems,
-    iter_jobs,
-    job_paths,
+    bool_value,
+    split_key,
+    string_value,
 )
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import resolve, spool_placeholder_job
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import (
+    DEV_NULL,
+    is_url,
+    resolve,
+    split_list,
+    split_remaps,
+    spool_placeholder_job,
+)
 
 _MISS = object()
 _LIST_ATTRS = ('TransferInput',)
@@ -94,6 +102,84 @@ def _dirname(path):
     if i <= 1:
         return posixpath.dirname(path)
     return path[:i]
+
+
+def _string(raw):
+    """_queue_manifest.string_value, cheap for the common literal without quotes inside."""
+    if raw is None:
+        return None
+    if len(raw) >= 2 and raw[:1] == b'"' and raw[-1:] == b'"' and b'"' not in raw[1:-1]:
+        return raw[1:-1].decode('utf-8', 'surrogateescape')
+    return string_value(raw)
+
+
+_SLOT = dict((n, i) for i, n in enumerate(SCAN_NAMES))
+
+
+def _jobs_with_paths(state):
+    """(job id, whether the proc ad has its own Iwd, iwd, inputs, outputs) of every job, in log order: what
+    _queue_manifest.iter_jobs and job_paths give, with the work done once per distinct value where values
+    repeat (the executable, stdin, transfer lists of a cluster's jobs)."""
+    clusters = {}
+    procs = []
+    for key, values in state.ads.items():
+        c, p = split_key(key)
+        if c <= 0:
+            continue
+        if p == -1:
+            clusters[c] = values
+        elif p >= 0:
+            procs.append((c, p, values))
+    s = _SLOT
+    iwd_i, cmd_i, texe_i, in_i, tin_i, tinput_i = (s['Iwd'], s['Cmd'], s['TransferExecutable'], s['In'],
+                                                   s['TransferIn'], s['TransferInput'])
+    out_i, err_i, log_i, tout_i, remap_i = (s['Out'], s['Err'], s['UserLog'], s['TransferOutput'],
+                                            s['TransferOutputRemaps'])
+    empty = [None] * len(SCAN_NAMES)
+    cache = {}      # (what, raw values) -> part of inputs or outputs
+
+    def shared(what, raw, raw2=None):
+        hit = cache.get((what, raw, raw2))
+        if hit is None:
+            if what == 'exe':
+                cmd = _string(raw)
+                hit = [('executable', cmd)] if cmd and bool_value(raw2, True) else []
+            elif what == 'in':
+                stdin = _string(raw)
+                hit = [('stdin', stdin)] if stdin and stdin != DEV_NULL and bool_value(raw2, True) else []
+            elif what == 'input':
+                hit = [('input', e) for e in split_list(_string(raw) or '') if not is_url(e)]
+            elif what == 'output':
+                hit = [('output', e) for e in split_list(_string(raw) or '') if not is_url(e)]
+            else:
+                hit = [('remap', dest) for _name, dest in split_remaps(_string(raw) or '')
+                       if dest and not is_url(dest)]
+            if len(cache) < 10000:
+                cache[(what, raw, raw2)] = hit
+        return hit
+
+    for c, p, own in procs:
+        cluster = clusters.get(c, empty)
+
+        def get(i):
+            v = own[i]
+            return cluster[i] if v is None else v
+        inputs = shared('exe', get(cmd_i), get(texe_i)) + shared('in', get(in_i), get(tin_i))
+        raw = get(tinput_i)
+        if raw is not None:
+            inputs = inputs + shared('input', raw)
+        outputs = []
+        for kind, i in (('stdout', out_i), ('stderr', err_i), ('userlog', log_i)):
+            v = _string(get(i))
+            if v and v != DEV_NULL:
+                outputs.append((kind, v))
+        raw = get(tout_i)
+        if raw is not None:
+            outputs.extend(shared('output', raw))
+        raw = get(remap_i)
+        if raw is not None:
+            outputs.extend(shared('remap', raw))
+        yield '%d.%d' % (c, p), own[iwd_i] is not None, _string(get(iwd_i)), inputs, outputs
 
 
 class RewriteSpec(object):
@@ -299,31 +385,49 @@ class QueueRewriter(object):
             reason)."""
             hit = cache.get(path)
             if hit is None:
-                status, new = pm.classify(path)
-                if status == 'mapped':
-                    hit = (path, new)
-                elif status == 'already':
-                    hit = (pm.unmap(path), path)
-                elif status == 'site':
-                    hit = (None, 'site')
-                else:
-                    hit = (None, 'unmapped')
+                hit = classify(path)
                 if len(cache) < 100000:
                     cache[path] = hit
             return hit
 
+        # PathMap.classify and unmap with the prefixes made once
+        targets = [(t, t + '/', pm._source_of[t]) for t in pm.targets]
+        pairs = [(src, src + '/', dst) for src, dst in pm.pairs]
+        sites = [(p, p + '/') for p in pm.site_paths]
+        used = pm.used
+
+        def classify(path):
+            for dst, below, src in targets:
+                if path.startswith(below) or path == dst:
+                    used.add(src)
+                    return src + path[len(dst):], path
+            for src, below, dst in pairs:
+                if path.startswith(below) or path == src:
+                    used.add(src)
+                    return path, dst + path[len(src):]
+            for site, below in sites:
+                if path.startswith(below) or path == site or site == '/' and path.startswith('/'):
+                    return None, 'site'
+            return None, 'unmapped'
+
+        roots = [(r, r + '/') for r in pm.roots()]
+
+        def inside_roots(path):
+            for r, below in roots:
+                if path.startswith(below) or path == r or r == '/' and path.startswith('/'):
+                    return True
+            return False
+
         jobs = 0
-        for job in iter_jobs(state):
+        for jid, own_iwd, iwd, inputs, outputs in _jobs_with_paths(state):
             jobs += 1
-            jid = job.id
-            iwd, inputs, outputs = job_paths(job)
             if iwd is None:
                 problems.add(jid, 'has no Iwd')
                 continue
             if not iwd.startswith('/'):
                 problems.add(jid, 'Iwd %s is not absolute' % iwd)
                 continue
-            if job.own_iwd and spool_placeholder_job(iwd) == jid and jid in self.spec.original_iwds:
+            if own_iwd and spool_placeholder_job(iwd) == jid and jid in self.spec.original_iwds:
                 # export_jobs replaced this proc's Iwd by a placeholder; the edit put the original back
                 iwd = self.spec.original_iwds[jid]
             home_iwd, site_iwd = place(_norm_abs(iwd))
@@ -354,7 +458,7 @@ class QueueRewriter(object):
                 else:
                     src = _resolve(entry, home_iwd)
                     dest = _resolve(entry, site_iwd)
-                    if not pm.inside_roots(dest):
+                    if not inside_roots(dest):
                         problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
                 old = files.get(dest)
@@ -374,7 +478,7 @@ class QueueRewriter(object):
                         continue
                 else:
                     dest = _resolve(entry, site_iwd)
-                    if not pm.inside_roots(dest):
+                    if not inside_roots(dest):
                         problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
                 directories.add(_dirname(dest))
@@ -382,7 +486,7 @@ class QueueRewriter(object):
         manifest = {
             'jobs': jobs,
             'files': [{'src': src, 'dest': dest} for dest, src in sorted(files.items())],
-            'directories': sorted(d for d in directories if pm.inside_roots(d)),
+            'directories': sorted(d for d in directories if inside_roots(d)),
             'iwds': [{'home': h, 'site': s} for h, s in sorted(iwds.items())],
             'unused_mappings': unused,
         }
