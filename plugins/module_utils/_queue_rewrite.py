@@ -45,7 +45,8 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox impor
 _MISS = object()
 _LIST_ATTRS = ('TransferInput',)
 _REMAP_ATTRS = ('TransferOutputRemaps',)
-_ENTRY_RE = re.compile(rb'(^|,)(\s*)(/[^,]*?)(\s*)(?=,|$)')
+_ENTRY_RE = re.compile(rb'(^|,)(\s*)(/[^,]*?)(\s*)(?=,|$)')    # what _map_list does
+_WS = b' \t\n\r\x0b\x0c'     # \s of a bytes pattern
 _REMAP_DEST_RE = re.compile(rb'(=\s*)(/(?:[^;\\]|\\.)*?)(\s*)(?=;|$)')
 
 
@@ -287,10 +288,29 @@ class QueueRewriter(object):
             inner = _string_inner(value)
             if inner is None:
                 return None
-            regex = _ENTRY_RE if slot in self.list_slots else _REMAP_DEST_RE
-            new = regex.sub(self._sub_entry, inner)
+            if slot in self.list_slots:
+                new = self._map_list(inner)
+            else:
+                new = _REMAP_DEST_RE.sub(self._sub_entry, inner)
             return None if new == inner else _quote_b(new)
         return None
+
+    def _map_list(self, inner):
+        """_ENTRY_RE.sub(self._sub_entry, inner) without a call per entry: every comma-separated entry that
+        starts (after white space) with "/" is mapped, the white space around it kept."""
+        fields = inner.split(b',')
+        changed = False
+        map_bytes = self.spec.pathmap.map_bytes
+        for i, field in enumerate(fields):
+            body = field.lstrip(_WS)
+            if body[:1] != b'/':
+                continue
+            path = body.rstrip(_WS)
+            mapped = map_bytes(_normalized(path))
+            if mapped is not None:
+                fields[i] = field[:len(field) - len(body)] + mapped + body[len(path):]
+                changed = True
+        return b','.join(fields) if changed else inner
 
     def _sub_entry(self, m):
         mapped = self.spec.pathmap.map_bytes(_normalized(m.group(len(m.groups()) - 1)))

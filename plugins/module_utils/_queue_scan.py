@@ -388,7 +388,6 @@ class QueueScanner(object):
                     self._grammar_error(buf, base, 1)
                     self._fail(base + buf.rfind(b'\n', 0, nul), 'NUL byte inside a record')
                 parts = []
-                parts_len = 0
                 last = 1
                 pos = 1
                 while pos < end:
@@ -413,9 +412,10 @@ class QueueScanner(object):
                                 if value is None:
                                     continue
                                 vs = m.start(vg)
-                                if fg and groups[fg - 1] is not None and m.start(fg) == vs + 1:
-                                    fe = m.end(fg)
-                                    new = (froms[groups[fg - 1]], vs + 1, fe)
+                                if fg and groups[fg - 1] is not None:
+                                    # a clean path: its `from` starts after the opening quote
+                                    cut = groups[fg - 1]
+                                    new = (froms[cut], vs + 1, vs + 1 + len(cut))
                                 else:
                                     new = edit(key, slot, value)
                                     if new is None or new == value:
@@ -432,30 +432,25 @@ class QueueScanner(object):
                                     nm = names[slot]
                                     changes[nm] = changes.get(nm, 0) + 1
                                     ve = vs + len(value)
-                                    s = vs - klen - name_len[slot]
-                                    if new is DROP:
-                                        piece = buf[last:s]
-                                        last = ve + 1
-                                        if len(examples) < max_examples:
+                                    if len(examples) < max_examples:
+                                        s = vs - klen - name_len[slot]
+                                        if new is DROP:
                                             examples.append((buf[s:ve], None))
-                                    else:
-                                        if type(new) is tuple:
-                                            to, cut, cut_end = new
-                                            piece = buf[last:cut]
-                                            last = cut_end
-                                            if len(examples) < max_examples:
-                                                examples.append((buf[s:ve], buf[s:cut] + to + buf[cut_end:ve]))
-                                            new = to
+                                        elif type(new) is tuple:
+                                            examples.append((buf[s:ve], buf[s:new[1]] + new[0] + buf[new[2]:ve]))
                                         else:
-                                            piece = buf[last:vs]
-                                            last = ve
-                                            if len(examples) < max_examples:
-                                                examples.append((buf[s:ve], buf[s:vs] + new))
-                                        parts.append(piece)
-                                        parts_len += len(piece)
-                                        piece = new
-                                    parts.append(piece)
-                                    parts_len += len(piece)
+                                            examples.append((buf[s:ve], buf[s:vs] + new))
+                                    if new is DROP:
+                                        parts.append(buf[last:vs - klen - name_len[slot]])
+                                        last = ve + 1
+                                    elif type(new) is tuple:
+                                        parts.append(buf[last:new[1]])
+                                        parts.append(new[0])
+                                        last = new[2]
+                                    else:
+                                        parts.append(buf[last:vs])
+                                        parts.append(new)
+                                        last = ve
                         if pending is not None:
                             pending.append((0, key, created, values))
                             # the warning about a dropped transaction counts records as the line scan does
@@ -501,15 +496,12 @@ class QueueScanner(object):
                                         examples.append((buf[pos:line_end - 1], None))
                                 else:
                                     vs, ve = m.span(3)
-                                    piece = buf[last:vs]
-                                    parts.append(piece)
-                                    parts_len += len(piece)
+                                    parts.append(buf[last:vs])
                                     piece = new
                                     last = ve
                                     if len(examples) < max_examples:
                                         examples.append((buf[pos:ve], buf[pos:vs] + new))
                                 parts.append(piece)
-                                parts_len += len(piece)
                         if pending is not None:
                             pending.append((103, key, slot, value))
                         else:
@@ -551,7 +543,7 @@ class QueueScanner(object):
                         pending = []
                         pending_extra = 0
                         txn_in = base + pos - 1
-                        txn_out = written + parts_len + (pos - last)
+                        txn_out = written + sum(map(len, parts)) + (pos - last)
                     elif op == b'106':
                         if pending is None:
                             self._grammar_error(buf, base, line_end)
@@ -593,12 +585,13 @@ class QueueScanner(object):
                         self._grammar_error(buf, base, line_end)
                         self._fail(base + pos - 1, 'the historical sequence record must be the first record')
                     pos = line_end
-                piece = buf[last:end]
-                parts.append(piece)
-                parts_len += len(piece)
+                parts.append(buf[last:end])
+                data = b''.join(parts)
+                del parts
                 if out is not None:
-                    out.write(b''.join(parts))
-                written += parts_len
+                    out.write(data)
+                written += len(data)
+                del data
         if pending is not None:
             state.truncated = True
             state.warnings.append('%s: dropped a transaction that was begun at byte %d and never ended (%d records; '

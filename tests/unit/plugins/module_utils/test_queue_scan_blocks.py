@@ -194,3 +194,17 @@ def test_clean_paths_are_mapped_without_the_callback(write_log):
     assert b'103 1.0 Out "/home/u/sb/w/o.txt"\n' in out.getvalue()
     assert b'103 1.0 Err "/home/u/sb/w/e"\n' in out.getvalue()
     assert b'103 1.0 Cmd "/home/u/sb/x"\n' in out.getvalue()
+
+
+_LIST_TEXT = st.lists(st.one_of(_PATHS, _HOME_PATHS, st.sampled_from(['', ' ', 'rel', ' /home/u/x ', '\t/home/u\t',
+                                                                       '/home/u/a b', 'http://h/home/u'])),
+                      min_size=1, max_size=5).map(','.join)
+
+
+@PROPERTY
+@given(_LIST_TEXT, st.sampled_from(MAPS))
+def test_list_entries_are_mapped_as_the_entry_regex_says(text, mapping):
+    from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_rewrite import _ENTRY_RE
+    rewriter = QueueRewriter('unused', RewriteSpec(PathMap(mapping)))
+    inner = text.encode('utf-8')
+    assert rewriter._map_list(inner) == _ENTRY_RE.sub(rewriter._sub_entry, inner)
