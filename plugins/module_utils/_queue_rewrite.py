@@ -32,7 +32,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifes
     split_key,
     string_value,
 )
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner, paused_gc
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import (
     DEV_NULL,
     is_url,
@@ -514,10 +514,11 @@ class QueueRewriter(object):
 
     def run(self, out=None):
         """Scan (and, with `out`, write) the log. Returns (state, appended lines, manifest, problems)."""
-        state = self.scanner.run(edit=self.edit, out=out)
-        appended = self.appended_records(state)
-        if out is not None and appended:
-            out.write(b'\n'.join(appended) + b'\n')
-        self.apply_to_state(state)
-        manifest, problems = self.manifest(state)
+        with paused_gc():
+            state = self.scanner.run(edit=self.edit, out=out)
+            appended = self.appended_records(state)
+            if out is not None and appended:
+                out.write(b'\n'.join(appended) + b'\n')
+            self.apply_to_state(state)
+            manifest, problems = self.manifest(state)
         return state, appended, manifest, problems

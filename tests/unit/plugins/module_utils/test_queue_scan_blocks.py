@@ -208,3 +208,21 @@ def test_list_entries_are_mapped_as_the_entry_regex_says(text, mapping):
     rewriter = QueueRewriter('unused', RewriteSpec(PathMap(mapping)))
     inner = text.encode('utf-8')
     assert rewriter._map_list(inner) == _ENTRY_RE.sub(rewriter._sub_entry, inner)
+
+
+@pytest.mark.parametrize('enabled', [True, False])
+def test_scan_leaves_the_garbage_collector_as_it_was(sample, enabled):
+    import gc
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        seen = []
+        QueueScanner(sample('export_two_clusters'), ['Iwd']).run(
+            edit=lambda key, slot, value: seen.append(gc.isenabled()))
+        assert seen and not any(seen)
+        assert gc.isenabled() == enabled
+        with pytest.raises(QueueLogError):
+            QueueScanner(sample('export_two_clusters') + '.missing', ['Iwd']).run()
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
