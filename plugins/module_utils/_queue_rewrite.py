@@ -447,7 +447,7 @@ class QueueRewriter(object):
             if not iwd.startswith('/'):
                 problems.add(jid, 'Iwd %s is not absolute' % iwd)
                 continue
-            if own_iwd and spool_placeholder_job(iwd) == jid and jid in self.spec.original_iwds:
+            if own_iwd and jid in self.spec.original_iwds and spool_placeholder_job(iwd) == jid:
                 # export_jobs replaced this proc's Iwd by a placeholder; the edit put the original back
                 iwd = self.spec.original_iwds[jid]
             home_iwd, site_iwd = place(_norm_abs(iwd))

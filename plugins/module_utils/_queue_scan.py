@@ -34,7 +34,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log imp
     open_log,
 )
 
-CHUNK_SIZE = 1 << 25    # 32 MiB of input per buffer: big enough to amortise, small enough for any node
+CHUNK_SIZE = 1 << 23    # 8 MiB of input per buffer: big enough to amortise, small enough to keep memory low
 
 # A possessive repeat (Python >= 3.11) keeps the regex engine from saving a backtracking point per line.
 _REPEAT = b'*+' if sys.version_info >= (3, 11) else b'*'
