@@ -453,14 +453,14 @@ class QueueScanner(object):
                                         s = vs - klen - name_len[slot]
                                         if new is DROP:
                                             examples.append((buf[s:ve], None))
-                                        elif type(new) is tuple:
+                                        elif isinstance(new, tuple):
                                             examples.append((buf[s:ve], buf[s:new[1]] + new[0] + buf[new[2]:ve]))
                                         else:
                                             examples.append((buf[s:ve], buf[s:vs] + new))
                                     if new is DROP:
                                         parts.append(buf[last:vs - klen - name_len[slot]])
                                         last = ve + 1
-                                    elif type(new) is tuple:
+                                    elif isinstance(new, tuple):
                                         parts.append(buf[last:new[1]])
                                         parts.append(new[0])
                                         last = new[2]
@@ -471,8 +471,8 @@ class QueueScanner(object):
                         if pending is not None:
                             pending.append((0, key, created, values))
                             # the warning about a dropped transaction counts records as the line scan does
-                            pending_extra += -1 + sum(1 for _m in self._extract.finditer(buf, pos - 1,
-                                                                                                 block_end - 1))
+                            records = self._extract.finditer(buf, pos - 1, block_end - 1)
+                            pending_extra += sum(1 for _m in records) - 1
                         else:
                             ad = ads.get(key)
                             if ad is None:

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils import _queue_log as ql
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import QueueLogError
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import SCAN_NAMES
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_rewrite import QueueRewriter, RewriteSpec
@@ -93,8 +92,8 @@ BAD = ['103 1.0 Iwd', '103 x.0 Iwd "/a"', '101 1.0 Job', '104 1.0', '106x', '105
 
 
 @PROPERTY
-@given(queue_logs(max_ops=15, tails=False), st.lists(st.tuples(st.integers(0, 10 ** 6), st.sampled_from(BAD)),
-                                                      min_size=1, max_size=3), CHUNKS)
+@given(queue_logs(max_ops=15, tails=False),
+       st.lists(st.tuples(st.integers(0, 10 ** 6), st.sampled_from(BAD)), min_size=1, max_size=3), CHUNKS)
 def test_damaged_logs_fail_or_scan_the_same(scratch_log, log, damage, chunk_size):
     lines = list(log.lines)
     for where, bad in damage:
@@ -196,9 +195,8 @@ def test_clean_paths_are_mapped_without_the_callback(write_log):
     assert b'103 1.0 Cmd "/home/u/sb/x"\n' in out.getvalue()
 
 
-_LIST_TEXT = st.lists(st.one_of(_PATHS, _HOME_PATHS, st.sampled_from(['', ' ', 'rel', ' /home/u/x ', '\t/home/u\t',
-                                                                       '/home/u/a b', 'http://h/home/u'])),
-                      min_size=1, max_size=5).map(','.join)
+_ODD_ENTRIES = st.sampled_from(['', ' ', 'rel', ' /home/u/x ', '\t/home/u\t', '/home/u/a b', 'http://h/home/u'])
+_LIST_TEXT = st.lists(st.one_of(_PATHS, _HOME_PATHS, _ODD_ENTRIES), min_size=1, max_size=5).map(','.join)
 
 
 @PROPERTY
