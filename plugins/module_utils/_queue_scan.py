@@ -7,11 +7,15 @@
 A log can hold a million jobs (gigabytes). A Python loop over its lines runs at a third of sed's speed, so
 this works on big buffers instead and lets Python's C regex engine do the per-line work:
 
-- every buffer of complete lines is validated against the whole grammar in one `match` call;
-- one `finditer` picks out only the records that matter: the 103 lines of the attributes asked for, and
-  every other kind of record (101/102/104/105/106/107 are rare: a few per job);
-- an edit callback may replace the value of such a 103 line or drop it; the output is assembled from
-  slices of the input buffer, so unchanged lines are never touched one by one.
+- one anchored match per ad takes its 101 line (or a first 103 line) and the run of 103 lines of the same
+  key after it, checks every line against the grammar, and captures the last value of each attribute asked
+  for (an attribute an edit may change is taken once per match, so every record of it is seen);
+- the few other records (102/104/105/106/107, a name in another spelling) are taken one line at a time;
+  a line no pattern takes is the first corrupt one;
+- an edit callback may replace the value of such a 103 line or drop it, and a prefix map replaces the start
+  of clean paths without a callback; the output is assembled from slices of the input buffer, so unchanged
+  lines are never touched one by one. The reference scan (line_by_line=True) validates each buffer in one
+  match and picks the records with one finditer; both give the same result.
 
 Replay semantics are the schedd's: later 103 wins, 104 deletes, 102 destroys, records between 105 and 106
 count only once the 106 arrives; a trailing transaction without its 106 and a trailing line without its
