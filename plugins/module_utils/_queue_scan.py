@@ -616,7 +616,8 @@ class QueueScanner(object):
         if pending is not None:
             state.truncated = True
             state.warnings.append('%s: dropped a transaction that was begun at byte %d and never ended (%d records; '
-                                  'the schedd was still writing or was killed)' % (self.path, txn_in, len(pending) + pending_extra))
+                                  'the schedd was still writing or was killed)'
+                                  % (self.path, txn_in, len(pending) + pending_extra))
             written = txn_out
             if out is not None:
                 out.flush()
