@@ -2,16 +2,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Time queue_rewrite's engine against cp and a sed one-liner on the same big job_queue.log.
 
-    benchmarks/bench_queue_rewrite.py [--jobs 200000] [--workdir /var/tmp/lj-bench] [--keep]
+    benchmarks/bench_queue_rewrite.py [--jobs 200000] [--workdir /var/tmp/lj-bench] [--keep] [--runs 1]
 
 Generates a synthetic log (gen_queue_log.py: ~45 attributes per job, paths under one home directory) unless
 it exists, then in one run times `cp`, `sed` rewriting only the Iwd prefix (what people do by hand today)
 and the engine doing the whole rewrite (every path attribute and TransferInput entry, SUBMIT_Iwd, the
 manifest), each written to a new file. Prints throughput, the ratio sed time / engine time (>= 1.0 means the
-engine is at least as fast as sed) and the engine's peak memory. Run it with the controller venv's Python.
+engine is at least as fast as sed) and the engine's peak memory. With --runs N, cp, sed and the engine each
+run N times (interleaved) and the medians are shown: use it on a shared machine. Run it with the controller
+venv's Python.
 """
 import argparse
 import os
+import platform
+import resource
 import subprocess
 import sys
 import time
@@ -30,10 +34,23 @@ def collection_path():
     sys.path.insert(0, base)
 
 
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2.0
+
+
+def cpu_of_children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def timed(cmd, **kw):
+    """(wall seconds, CPU seconds) of a command."""
+    c = cpu_of_children()
     t = time.perf_counter()
     subprocess.run(cmd, check=True, **kw)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, cpu_of_children() - c
 
 
 def engine(src, dest):
@@ -50,9 +67,11 @@ with open(sys.argv[2], "wb") as out:
 print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, sum(state.changes.values()),
       len(manifest["files"]), len(manifest["directories"]), problems.count)
 '''
+    c = cpu_of_children()
     out = subprocess.run([sys.executable, '-c', code, src, dest, os.path.join(ROOT, '.build', 'collections')],
                          check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout.split()
-    return float(out[0]), int(out[1]) / 1024.0, int(out[2]), int(out[3]), int(out[4]), int(out[5])
+    cpu = cpu_of_children() - c     # the whole child, start-up included
+    return (float(out[0]), cpu), int(out[1]) / 1024.0, int(out[2]), int(out[3]), int(out[4]), int(out[5])
 
 
 def main():
@@ -60,6 +79,7 @@ def main():
     ap.add_argument('--jobs', type=int, default=200000)
     ap.add_argument('--workdir', default='/var/tmp/lj-bench')
     ap.add_argument('--keep', action='store_true', help='keep the generated log for the next run')
+    ap.add_argument('--runs', type=int, default=1, help='time each command this many times and show the medians')
     a = ap.parse_args()
     collection_path()
     os.makedirs(a.workdir, exist_ok=True)
@@ -68,15 +88,25 @@ def main():
         subprocess.run([sys.executable, os.path.join(HERE, 'gen_queue_log.py'), src, '--jobs', str(a.jobs)], check=True)
     size = os.path.getsize(src)
     subprocess.run(['cat', src], stdout=subprocess.DEVNULL, check=True)     # same page-cache state for all
-    t_cp = timed(['cp', src, src + '.cp'])
-    with open(src + '.sed', 'wb') as out:
-        t_sed = timed(['sed', r's|^\(103 [^ ]* Iwd "\)/home/alice|\1/scratch/run1/sandbox/home/alice|', src], stdout=out)
-    t_eng, rss, changes, files, dirs, problems = engine(src, src + '.engine')
+    runs = {'cp': [], 'sed': [], 'engine': []}
+    for _i in range(a.runs):
+        runs['cp'].append(timed(['cp', src, src + '.cp']))
+        with open(src + '.sed', 'wb') as out:
+            runs['sed'].append(timed(['sed', r's|^\(103 [^ ]* Iwd "\)/home/alice|\1/scratch/run1/sandbox/home/alice|', src],
+                                     stdout=out))
+        t_eng, rss, changes, files, dirs, problems = engine(src, src + '.engine')
+        runs['engine'].append(t_eng)
+    t_cp, t_sed, t_eng = (median([w for w, _c in runs[k]]) for k in ('cp', 'sed', 'engine'))
+    c_cp, c_sed, c_eng = (median([c for _w, c in runs[k]]) for k in ('cp', 'sed', 'engine'))
     mb = size / 1e6
-    print('log: %s, %.0f MB, %d jobs (locale %s)' % (src, mb, a.jobs, os.environ.get('LC_ALL') or os.environ.get('LANG', 'C')))
-    for name, t in (('cp', t_cp), ('sed (Iwd only)', t_sed), ('engine (full rewrite + manifest)', t_eng)):
-        print('%-34s %7.2f s %8.1f MB/s' % (name, t, mb / t))
-    print('ratio sed/engine: %.2f (>= 1.0: the engine is at least as fast as sed)' % (t_sed / t_eng))
+    print('log: %s, %.0f MB, %d jobs (locale %s, Python %s, %d run(s), medians)'
+          % (src, mb, a.jobs, os.environ.get('LC_ALL') or os.environ.get('LANG', 'C'), platform.python_version(), a.runs))
+    for name, t, c in (('cp', t_cp, c_cp), ('sed (Iwd only)', t_sed, c_sed),
+                       ('engine (full rewrite + manifest)', t_eng, c_eng)):
+        print('%-34s %7.2f s %8.1f MB/s   (CPU %.2f s)' % (name, t, mb / t, c))
+    print('ratio sed/engine: %.2f (>= 1.0: the engine is at least as fast as sed); per run: %s'
+          % (t_sed / t_eng, ' '.join('%.2f' % (s[0] / e[0]) for s, e in zip(runs['sed'], runs['engine']))))
+    print('ratio of CPU time sed/engine: %.2f (what a busy machine does not blur)' % (c_sed / c_eng))
     print('engine: %d records changed, %d files and %d directories in the manifest, %d problems, peak memory %.0f MB'
           % (changes, files, dirs, problems, rss))
     for suffix in ('.cp', '.sed', '.engine'):

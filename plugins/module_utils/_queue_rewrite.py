@@ -28,15 +28,25 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifes
     PATH_ATTRS,
     SCAN_NAMES,
     Problems,
-    iter_jobs,
-    job_paths,
+    bool_value,
+    split_key,
+    string_value,
 )
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import resolve, spool_placeholder_job
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner, paused_gc
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import (
+    DEV_NULL,
+    is_url,
+    resolve,
+    split_list,
+    split_remaps,
+    spool_placeholder_job,
+)
 
+_MISS = object()
 _LIST_ATTRS = ('TransferInput',)
 _REMAP_ATTRS = ('TransferOutputRemaps',)
-_ENTRY_RE = re.compile(rb'(^|,)(\s*)(/[^,]*?)(\s*)(?=,|$)')
+_ENTRY_RE = re.compile(rb'(^|,)(\s*)(/[^,]*?)(\s*)(?=,|$)')    # what _map_list does
+_WS = b' \t\n\r\x0b\x0c'     # \s of a bytes pattern
 _REMAP_DEST_RE = re.compile(rb'(=\s*)(/(?:[^;\\]|\\.)*?)(\s*)(?=;|$)')
 
 
@@ -70,6 +80,107 @@ def _normalized(path):
         norm = posixpath.normpath(path)
         return b'/' + norm.lstrip(b'/') if norm.startswith(b'//') else norm
     return path
+
+
+def _norm_abs(path):
+    """posixpath.normpath of an absolute path, without its cost when the path is normalized already."""
+    if '/.' in path or '//' in path or (path.endswith('/') and path != '/'):
+        return posixpath.normpath(path)
+    return path
+
+
+def _resolve(entry, iwd):
+    """_sandbox.resolve(entry, iwd) for a relative entry and a normalized absolute iwd, cheap when no
+    component needs normalizing."""
+    if entry and '//' not in entry and '/.' not in '/' + entry and not entry.endswith('/'):
+        return iwd + '/' + entry if iwd != '/' else '/' + entry
+    return resolve(entry, iwd)
+
+
+def _dirname(path):
+    """posixpath.dirname of a normalized absolute path."""
+    i = path.rfind('/')
+    if i <= 1:
+        return posixpath.dirname(path)
+    return path[:i]
+
+
+def _string(raw):
+    """_queue_manifest.string_value, cheap for the common literal without quotes inside."""
+    if raw is None:
+        return None
+    if len(raw) >= 2 and raw[:1] == b'"' and raw[-1:] == b'"' and b'"' not in raw[1:-1]:
+        return raw[1:-1].decode('utf-8', 'surrogateescape')
+    return string_value(raw)
+
+
+_SLOT = dict((n, i) for i, n in enumerate(SCAN_NAMES))
+
+
+def _jobs_with_paths(state):
+    """(job id, whether the proc ad has its own Iwd, iwd, inputs, outputs) of every job, in log order: what
+    _queue_manifest.iter_jobs and job_paths give, with the work done once per distinct value where values
+    repeat (the executable, stdin, transfer lists of a cluster's jobs)."""
+    clusters = {}
+    procs = []
+    for key, values in state.ads.items():
+        c, p = split_key(key)
+        if c <= 0:
+            continue
+        if p == -1:
+            clusters[c] = values
+        elif p >= 0:
+            procs.append((c, p, values))
+    s = _SLOT
+    iwd_i, cmd_i, texe_i, in_i, tin_i, tinput_i = (s['Iwd'], s['Cmd'], s['TransferExecutable'], s['In'],
+                                                   s['TransferIn'], s['TransferInput'])
+    out_i, err_i, log_i, tout_i, remap_i = (s['Out'], s['Err'], s['UserLog'], s['TransferOutput'],
+                                            s['TransferOutputRemaps'])
+    empty = [None] * len(SCAN_NAMES)
+    cache = {}      # (what, raw values) -> part of inputs or outputs
+
+    def shared(what, raw, raw2=None):
+        hit = cache.get((what, raw, raw2))
+        if hit is None:
+            if what == 'exe':
+                cmd = _string(raw)
+                hit = [('executable', cmd)] if cmd and bool_value(raw2, True) else []
+            elif what == 'in':
+                stdin = _string(raw)
+                hit = [('stdin', stdin)] if stdin and stdin != DEV_NULL and bool_value(raw2, True) else []
+            elif what == 'input':
+                hit = [('input', e) for e in split_list(_string(raw) or '') if not is_url(e)]
+            elif what == 'output':
+                hit = [('output', e) for e in split_list(_string(raw) or '') if not is_url(e)]
+            else:
+                hit = [('remap', dest) for _name, dest in split_remaps(_string(raw) or '')
+                       if dest and not is_url(dest)]
+            if len(cache) < 10000:
+                cache[(what, raw, raw2)] = hit
+        return hit
+
+    for c, p, own in procs:
+        cluster = clusters.get(c, empty)
+
+        def get(i):
+            v = own[i]
+            return cluster[i] if v is None else v
+        inputs = shared('exe', get(cmd_i), get(texe_i)) + shared('in', get(in_i), get(tin_i))
+        raw = get(tinput_i)
+        if raw is not None:
+            inputs = inputs + shared('input', raw)
+        outputs = []
+        for kind, i in (('stdout', out_i), ('stderr', err_i), ('userlog', log_i)):
+            v = _string(get(i))
+            if v and v != DEV_NULL:
+                outputs.append((kind, v))
+        raw = get(tout_i)
+        if raw is not None:
+            outputs.extend(shared('output', raw))
+        raw = get(remap_i)
+        if raw is not None:
+            outputs.extend(shared('remap', raw))
+        yield '%d.%d' % (c, p), own[iwd_i] is not None, _string(get(iwd_i)), inputs, outputs
 
 
 class RewriteSpec(object):
@@ -107,8 +218,6 @@ class QueueRewriter(object):
                 known.add(n.lower())
                 extra.append(n)
         self.names = list(SCAN_NAMES) + extra
-        kwargs = {'chunk_size': chunk_size} if chunk_size else {}
-        self.scanner = QueueScanner(path, self.names, **kwargs)
         lower_index = dict((n.lower(), i) for i, n in enumerate(self.names))
         self.iwd_slot = lower_index['iwd']
         self.simple_slots = frozenset(lower_index[n.lower()] for n in PATH_ATTRS
@@ -119,6 +228,23 @@ class QueueRewriter(object):
                                for n, v in spec.set_attributes.items())
         self.delete_slots = frozenset(lower_index[n.lower()] for n in spec.delete_attributes)
         self._froms = [s for s, _d in spec.pathmap._bpairs]
+        self._edits = {}
+        kwargs = {'chunk_size': chunk_size} if chunk_size else {}
+        kwargs['edit_slots'] = (set(self.set_values) | self.delete_slots | self.simple_slots | self.list_slots |
+                                self.remap_slots)
+        kwargs['prefix_map'] = self._prefix_map()
+        self.scanner = QueueScanner(path, self.names, **kwargs)
+
+    def _prefix_map(self):
+        """What the scanner may map without calling edit(): the simple path slots that nothing sets or deletes
+        (Iwd only when no original Iwd is to be restored), when every `to` quotes as it is."""
+        pm = self.spec.pathmap
+        if not pm._bpairs or any(b'"' in d or b'\\' in d for _s, d in pm._bpairs):
+            return None
+        slots = set(self.simple_slots) - set(self.set_values) - self.delete_slots
+        if self.spec.original_iwds:
+            slots.discard(self.iwd_slot)
+        return (frozenset(slots), list(pm._bpairs), list(pm._btargets)) if slots else None
 
     # -- the per-line edit: bytes in, bytes out, as little work as possible ----------------------------
     def _selected(self, key):
@@ -130,6 +256,18 @@ class QueueRewriter(object):
         return self.spec.cluster_ids is None or c in self.spec.cluster_ids
 
     def edit(self, key, slot, value):
+        if slot != self.iwd_slot:
+            # a pure function of (slot, value) but for the Iwd: most jobs share Cmd, In and their lists
+            hit = self._edits.get((slot, value), _MISS)
+            if hit is not _MISS:
+                return hit
+            new = self._edit(key, slot, value)
+            if len(self._edits) < 4096 and not (slot in self.set_values or slot in self.delete_slots):
+                self._edits[(slot, value)] = new
+            return new
+        return self._edit(key, slot, value)
+
+    def _edit(self, key, slot, value):
         if slot in self.set_values:
             return self.set_values[slot] if self._selected(key) else None
         if slot in self.delete_slots:
@@ -150,10 +288,29 @@ class QueueRewriter(object):
             inner = _string_inner(value)
             if inner is None:
                 return None
-            regex = _ENTRY_RE if slot in self.list_slots else _REMAP_DEST_RE
-            new = regex.sub(self._sub_entry, inner)
+            if slot in self.list_slots:
+                new = self._map_list(inner)
+            else:
+                new = _REMAP_DEST_RE.sub(self._sub_entry, inner)
             return None if new == inner else _quote_b(new)
         return None
+
+    def _map_list(self, inner):
+        """_ENTRY_RE.sub(self._sub_entry, inner) without a call per entry: every comma-separated entry that
+        starts (after white space) with "/" is mapped, the white space around it kept."""
+        fields = inner.split(b',')
+        changed = False
+        map_bytes = self.spec.pathmap.map_bytes
+        for i, field in enumerate(fields):
+            body = field.lstrip(_WS)
+            if body[:1] != b'/':
+                continue
+            path = body.rstrip(_WS)
+            mapped = map_bytes(_normalized(path))
+            if mapped is not None:
+                fields[i] = field[:len(field) - len(body)] + mapped + body[len(path):]
+                changed = True
+        return b','.join(fields) if changed else inner
 
     def _sub_entry(self, m):
         mapped = self.spec.pathmap.map_bytes(_normalized(m.group(len(m.groups()) - 1)))
@@ -248,34 +405,52 @@ class QueueRewriter(object):
             reason)."""
             hit = cache.get(path)
             if hit is None:
-                status, new = pm.classify(path)
-                if status == 'mapped':
-                    hit = (path, new)
-                elif status == 'already':
-                    hit = (pm.unmap(path), path)
-                elif status == 'site':
-                    hit = (None, 'site')
-                else:
-                    hit = (None, 'unmapped')
+                hit = classify(path)
                 if len(cache) < 100000:
                     cache[path] = hit
             return hit
 
+        # PathMap.classify and unmap with the prefixes made once
+        targets = [(t, t + '/', pm._source_of[t]) for t in pm.targets]
+        pairs = [(src, src + '/', dst) for src, dst in pm.pairs]
+        sites = [(p, p + '/') for p in pm.site_paths]
+        used = pm.used
+
+        def classify(path):
+            for dst, below, src in targets:
+                if path.startswith(below) or path == dst:
+                    used.add(src)
+                    return src + path[len(dst):], path
+            for src, below, dst in pairs:
+                if path.startswith(below) or path == src:
+                    used.add(src)
+                    return path, dst + path[len(src):]
+            for site, below in sites:
+                if path.startswith(below) or path == site or site == '/' and path.startswith('/'):
+                    return None, 'site'
+            return None, 'unmapped'
+
+        roots = [(r, r + '/') for r in pm.roots()]
+
+        def inside_roots(path):
+            for r, below in roots:
+                if path.startswith(below) or path == r or r == '/' and path.startswith('/'):
+                    return True
+            return False
+
         jobs = 0
-        for job in iter_jobs(state):
+        for jid, own_iwd, iwd, inputs, outputs in _jobs_with_paths(state):
             jobs += 1
-            jid = job.id
-            iwd, inputs, outputs = job_paths(job)
             if iwd is None:
                 problems.add(jid, 'has no Iwd')
                 continue
             if not iwd.startswith('/'):
                 problems.add(jid, 'Iwd %s is not absolute' % iwd)
                 continue
-            if job.own_iwd and spool_placeholder_job(iwd) == jid and jid in self.spec.original_iwds:
+            if own_iwd and jid in self.spec.original_iwds and spool_placeholder_job(iwd) == jid:
                 # export_jobs replaced this proc's Iwd by a placeholder; the edit put the original back
                 iwd = self.spec.original_iwds[jid]
-            home_iwd, site_iwd = place(posixpath.normpath(iwd))
+            home_iwd, site_iwd = place(_norm_abs(iwd))
             if home_iwd is None:
                 if spool_placeholder_job(iwd) == jid:
                     problems.add(jid, 'Iwd %s is the placeholder export_jobs wrote for its spool directory; '
@@ -284,14 +459,14 @@ class QueueRewriter(object):
                 elif site_iwd == 'unmapped':
                     problems.add(jid, 'Iwd %s is not under any path_map "from": add a mapping for it' % iwd)
                 else:
-                    directories.add(posixpath.normpath(iwd))
+                    directories.add(_norm_abs(iwd))
                     iwds[iwd] = iwd
                 continue
             iwds[home_iwd] = site_iwd
             directories.add(site_iwd)
             for kind, entry in inputs:
                 if entry.startswith('/'):
-                    src, dest = place(posixpath.normpath(entry))
+                    src, dest = place(_norm_abs(entry))
                     if src is None:
                         if dest == 'unmapped' and kind != 'executable':
                             problems.add(jid, '%s %s is not under any path_map "from" nor in site_paths'
@@ -301,9 +476,9 @@ class QueueRewriter(object):
                                               'map it, or add it to site_paths when the site has it' % entry)
                         continue
                 else:
-                    src = resolve(entry, home_iwd)
-                    dest = resolve(entry, site_iwd)
-                    if not pm.inside_roots(dest):
+                    src = _resolve(entry, home_iwd)
+                    dest = _resolve(entry, site_iwd)
+                    if not inside_roots(dest):
                         problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
                 old = files.get(dest)
@@ -315,23 +490,23 @@ class QueueRewriter(object):
                 if kind == 'output':
                     continue    # transferred back into the Iwd, which exists
                 if entry.startswith('/'):
-                    src, dest = place(posixpath.normpath(entry))
+                    src, dest = place(_norm_abs(entry))
                     if src is None:
                         if dest == 'unmapped':
                             problems.add(jid, '%s %s would be written outside the sandbox: add a path_map for '
                                               'its directory' % (kind, entry))
                         continue
                 else:
-                    dest = resolve(entry, site_iwd)
-                    if not pm.inside_roots(dest):
+                    dest = _resolve(entry, site_iwd)
+                    if not inside_roots(dest):
                         problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
-                directories.add(posixpath.dirname(dest))
+                directories.add(_dirname(dest))
         unused = [s for s, _d in pm.pairs if s not in pm.used]
         manifest = {
             'jobs': jobs,
             'files': [{'src': src, 'dest': dest} for dest, src in sorted(files.items())],
-            'directories': sorted(d for d in directories if pm.inside_roots(d)),
+            'directories': sorted(d for d in directories if inside_roots(d)),
             'iwds': [{'home': h, 'site': s} for h, s in sorted(iwds.items())],
             'unused_mappings': unused,
         }
@@ -339,10 +514,11 @@ class QueueRewriter(object):
 
     def run(self, out=None):
         """Scan (and, with `out`, write) the log. Returns (state, appended lines, manifest, problems)."""
-        state = self.scanner.run(edit=self.edit, out=out)
-        appended = self.appended_records(state)
-        if out is not None and appended:
-            out.write(b'\n'.join(appended) + b'\n')
-        self.apply_to_state(state)
-        manifest, problems = self.manifest(state)
+        with paused_gc():
+            state = self.scanner.run(edit=self.edit, out=out)
+            appended = self.appended_records(state)
+            if out is not None and appended:
+                out.write(b'\n'.join(appended) + b'\n')
+            self.apply_to_state(state)
+            manifest, problems = self.manifest(state)
         return state, appended, manifest, problems
