@@ -341,12 +341,16 @@ still_advertised() {
     [ -n "$out" ]
 }
 
-node_pids() {  # processes started from this node's configuration (their environment names it)
-    local marker="CONDOR_CONFIG=$NODE_DIR/condor_config" env pid
+node_pids() {  # processes started from this node's configuration (their environment names it); [$1: named so]
+    local marker="CONDOR_CONFIG=$NODE_DIR/condor_config" env pid comm
     for env in /proc/[0-9]*/environ; do
         pid=${env#/proc/}
         pid=${pid%/environ}
         if [ "$pid" = "$$" ] || [ ! -O "/proc/$pid" ]; then continue; fi
+        if [ -n "${1:-}" ]; then
+            comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+            [ "$comm" = "$1" ] || continue
+        fi
         { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qxF "$marker" && printf '%s\n' "$pid"
     done
 }
@@ -357,10 +361,16 @@ node_shutdown() {
     SHUTTING_DOWN=1
     trap '' TERM INT
     log "leaving the pool ($1)"
+    local pid waited=0 starters=""
+    # the starters first (SIGQUIT: their fast shutdown, as the startd's own): each kills its job (which ignores
+    # SIGTERM, see write_job_wrapper) and reports it evicted to the job's shadow, so it goes back to idle at home
+    for pid in $(node_pids condor_starter); do
+        kill -QUIT "$pid" 2>/dev/null && starters="$starters $pid"
+    done
+    [ -z "$starters" ] || log "asked the starters to vacate their jobs:$starters"
     if [ -n "${MASTER_PID:-}" ] && kill -0 "$MASTER_PID" 2>/dev/null; then
-        # fast shutdown: the starters kill their jobs, which go back to idle at home
+        # fast shutdown of the master and its startd
         kill -QUIT "$MASTER_PID" 2>/dev/null
-        local waited=0
         while kill -0 "$MASTER_PID" 2>/dev/null && [ "$waited" -lt "$GLIDEIN_SHUTDOWN_WAIT" ]; do
             sleep 1
             waited=$((waited + 1))
@@ -370,8 +380,13 @@ node_shutdown() {
             kill -KILL "$MASTER_PID" 2>/dev/null
         fi
     fi
-    # whatever of this node's HTCondor is left (a startd whose master died) goes too
-    local pid left=""
+    # a starter still reporting to its shadow gets the rest of the wait; then whatever of this node's HTCondor
+    # is left (a startd whose master died) goes too
+    while [ -n "$(node_pids condor_starter)" ] && [ "$waited" -lt "$GLIDEIN_SHUTDOWN_WAIT" ]; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    local left=""
     for pid in $(node_pids); do
         kill -KILL "$pid" 2>/dev/null && left="$left $pid"
     done
@@ -428,6 +443,38 @@ GLIDEIN_ATTRS = GLIDEIN_Site GLIDEIN_Name GLIDEIN_PilotId GLIDEIN_NodeId GLIDEIN
 STARTD_ATTRS = \$(STARTD_ATTRS) \$(GLIDEIN_ATTRS)
 MASTER_ATTRS = \$(MASTER_ATTRS) \$(GLIDEIN_ATTRS)
 EOF
+    write_job_wrapper "$NODE_DIR/job-wrapper"
+    # the ProcD (which tracks the processes of every daemon and job) has no handler for SIGTERM: a scheduler's
+    # cancel would kill it at once, and the startd, losing it, dies before its starters are done. It is started
+    # with SIGTERM ignored; it still leaves with its master (it watches a pipe to it).
+    local procd
+    procd=$(command -v condor_procd 2>/dev/null)
+    if [ -n "$procd" ]; then
+        printf '#!/bin/bash\n# the ProcD of a glidein node, with SIGTERM ignored (written by glidein-pilot.sh)\ntrap "" TERM\nexec %q "$@"\n' \
+            "$procd" >"$NODE_DIR/procd"
+        chmod 0755 "$NODE_DIR/procd"
+        echo "PROCD = \$(LOCAL_DIR)/procd" >>"$NODE_DIR/condor_config"
+    fi
+}
+
+# The USER_JOB_WRAPPER of the node (the role's condor_config names it): the job runs with SIGTERM ignored.
+# A scheduler's cancel (scancel, qdel, bkill) sends SIGTERM to every process of the batch job at once, the jobs'
+# own processes too; a job that died of it before its starter began to shut down would be reported to the
+# home schedd as having exited by signal 15 (completed) instead of evicted. Ignoring SIGTERM leaves the job to
+# its starter, which kills it with SIGKILL when the pilot shuts the node down fast (or at the end of
+# MachineMaxVacateTime): an eviction, so the job goes back to idle at home. Ignored signals stay ignored across
+# exec, so the job's own children inherit it (unless they install a handler of their own).
+write_job_wrapper() {
+    cat >"$1" <<'EOF'
+#!/bin/bash
+# USER_JOB_WRAPPER of a glidein node (written by glidein-pilot.sh): runs the job with SIGTERM ignored
+trap '' TERM
+shopt -s execfail
+exec "$@"
+echo "glidein job wrapper: cannot execute $1" >"${_CONDOR_WRAPPER_ERROR_FILE:-/dev/stderr}"
+exit 1
+EOF
+    chmod 0755 "$1"
 }
 
 run_node() {
