@@ -450,8 +450,12 @@ EOF
     local procd
     procd=$(command -v condor_procd 2>/dev/null)
     if [ -n "$procd" ]; then
-        printf '#!/bin/bash\n# the ProcD of a glidein node, with SIGTERM ignored (written by glidein-pilot.sh)\ntrap "" TERM\nexec %q "$@"\n' \
-            "$procd" >"$NODE_DIR/procd"
+        {
+            echo '#!/bin/bash'
+            echo '# the ProcD of a glidein node, with SIGTERM ignored (written by glidein-pilot.sh)'
+            echo "trap '' TERM"
+            printf "exec %q \"\$@\"\n" "$procd"
+        } >"$NODE_DIR/procd"
         chmod 0755 "$NODE_DIR/procd"
         echo "PROCD = \$(LOCAL_DIR)/procd" >>"$NODE_DIR/condor_config"
     fi
