@@ -188,8 +188,9 @@ def test_the_job_is_asked_about_by_its_own_id(standins):
     standins.outputs({'qstat-j': 'sge_qstat_j.txt', 'qstat': 'sge_qstat.txt'})
     glidein_told(standins, dict(JOB_ID='1', SGE_ROOT='/tmp/ljt'))
     # (each asked twice: scheduler_walltime_end, then walltime_end)
-    assert sorted(set(standins.calls()), key=standins.calls().index) == ['qstat -f 1234.pbsserver', 'bjobs -noheader -o time_left 4321',
-                                'flux job info fA9iDK6Bj R', 'qstat -j 1', 'qstat ']
+    calls = standins.calls()
+    assert sorted(set(calls), key=calls.index) == ['qstat -f 1234.pbsserver', 'bjobs -noheader -o time_left 4321',
+                                                   'flux job info fA9iDK6Bj R', 'qstat -j 1', 'qstat ']
 
 
 @pytest.mark.parametrize('env, outputs', [
