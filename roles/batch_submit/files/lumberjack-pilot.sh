@@ -196,20 +196,129 @@ walltime_seconds() {  # HH:MM:SS, D-HH:MM:SS, D-HH:MM, 45s / 90m / 2h / 1d, or m
     fi
 }
 
-# The epoch second the allocation ends: LJ_WALLTIME_END when set; else the scheduler's own end time
-# (Slurm: SLURM_JOB_END_TIME, or squeue's %e); else the pilot's start plus LJ_WALLTIME; 0 when unknown.
+# ---- the end of the walltime as the batch system tells it (the same functions in glidein-pilot.sh and
+# lumberjack-pilot.sh)
+clock_seconds() {  # [[D-]H:]M:S or plain seconds (the way PBS, Grid Engine and LSF print durations) in seconds
+    local v=$1 d=0 h=0 m=0 s
+    if [[ $v =~ ^[0-9]+$ ]]; then echo $((10#$v)); return 0; fi
+    if [[ $v =~ ^(([0-9]+)-)?(([0-9]+):)?([0-9]+):([0-9]+)$ ]]; then
+        d=${BASH_REMATCH[2]:-0} h=${BASH_REMATCH[4]:-0} m=${BASH_REMATCH[5]} s=${BASH_REMATCH[6]}
+        echo $((10#$d * 86400 + 10#$h * 3600 + 10#$m * 60 + 10#$s))
+        return 0
+    fi
+    return 1
+}
+
+epoch_of() {  # a date as the batch system prints it (local time) in seconds since the epoch
+    case "$1" in
+        ''|-|N/A|Unknown|NONE|None) return 1 ;;
+        *[!0-9]*) date -d "$1" +%s 2>/dev/null ;;
+        *) echo "$1" ;;
+    esac
+}
+
+attr_value() {  # attr_value NAME: the value of "NAME = VALUE" (qstat -f) or "NAME: VALUE" (qstat -j) on stdin
+    awk -v k="$1" '{ sub(/^[ \t]+/, "") }
+        index($0, k " = ") == 1 { print substr($0, length(k) + 4); exit }
+        index($0, k ":") == 1 { v = substr($0, length(k) + 2); sub(/^[ \t]+/, "", v); print v; exit }'
+}
+
+# "EPOCH SOURCE": when this batch job ends, as its batch system tells it; nothing when it does not. $1 is when
+# the job started, as seen from inside it (used where the batch system tells the limit but not the start).
+scheduler_walltime_end() {
+    local started=$1 now out v start secs
+    now=$(date +%s)
+    if [ -n "${SLURM_JOB_ID:-}${SLURM_JOB_END_TIME:-}" ]; then
+        # Slurm: SLURM_JOB_END_TIME (set in the batch job by Slurm 23.02 and later), else squeue's %e (EndTime,
+        # "2026-11-22T05:10:02" for a running job, N/A or Unknown without a limit)
+        if [ -n "${SLURM_JOB_END_TIME:-}" ]; then
+            echo "$SLURM_JOB_END_TIME SLURM_JOB_END_TIME"
+        elif command -v squeue >/dev/null 2>&1; then
+            v=$(squeue -h -j "$SLURM_JOB_ID" -o %e 2>/dev/null | head -n 1)
+            case "$v" in [0-9]*T*) v=$(epoch_of "$v") && echo "$v squeue" ;; esac
+        fi
+    elif [ -n "${PBS_JOBID:-}" ]; then
+        command -v qstat >/dev/null 2>&1 || return 0
+        # PBS Professional, OpenPBS and Torque: `qstat -f JOBID` prints "    name = value" lines (qstat(1B)).
+        # Torque adds "Walltime.Remaining = SECONDS" for a running job and "start_time = EPOCH"; PBS
+        # Professional prints "stime = Sun Nov 22 04:10:02 2026" (when the job started) and both print
+        # "Resource_List.walltime = HH:MM:SS".
+        out=$(qstat -f "$PBS_JOBID" 2>/dev/null) || return 0
+        v=$(attr_value Walltime.Remaining <<<"$out")
+        if [[ $v =~ ^[0-9]+$ ]]; then
+            echo "$((now + 10#$v)) qstat-Walltime.Remaining"
+            return 0
+        fi
+        secs=$(clock_seconds "$(attr_value Resource_List.walltime <<<"$out")") || return 0
+        if start=$(epoch_of "$(attr_value stime <<<"$out")") || start=$(epoch_of "$(attr_value start_time <<<"$out")"); then
+            echo "$((start + secs)) qstat-walltime"
+        else
+            echo "$((started + secs)) qstat-walltime"
+        fi
+    elif [ -n "${LSB_JOBID:-}" ]; then
+        command -v bjobs >/dev/null 2>&1 || return 0
+        # LSF: bjobs -o "time_left" prints the run time left as "hours:minutes" followed by L (a run limit
+        # exists), E (an estimated run time: not a limit) or X (the estimate is exceeded), "-" without either
+        # (bjobs -o and -WL in IBM Spectrum LSF 10.1's bjobs reference); with -hms (LSB_HMS_TIME_FORMAT=y)
+        # hh:mm:ss. Then the run limit (runtimelimit, minutes, "60.0" or "60.0/hostA" with ABS_RUNLIMIT) from
+        # the start.
+        v=$(bjobs -noheader -o "time_left" "$LSB_JOBID" 2>/dev/null | head -n 1)
+        if [[ $v =~ ^([0-9]+):([0-9]+)[[:space:]]*L$ ]]; then
+            echo "$((now + 10#${BASH_REMATCH[1]} * 3600 + 10#${BASH_REMATCH[2]} * 60)) bjobs-time_left"
+            return 0
+        elif [[ $v =~ ^([0-9]+:[0-9]+:[0-9]+)[[:space:]]*L$ ]]; then
+            echo "$((now + $(clock_seconds "${BASH_REMATCH[1]}"))) bjobs-time_left"
+            return 0
+        fi
+        v=$(bjobs -noheader -o "runtimelimit" "$LSB_JOBID" 2>/dev/null | head -n 1)
+        v=${v%%/*}
+        if [[ $v =~ ^([0-9]+)(\.[0-9]+)?$ ]]; then
+            echo "$((started + 10#${BASH_REMATCH[1]} * 60)) bjobs-runtimelimit"
+        fi
+    elif [ -n "${FLUX_JOB_ID:-}" ]; then
+        command -v flux >/dev/null 2>&1 || return 0
+        # Flux: the job's resource set R (RFC 20, `flux job info ID R`, JSON) holds execution.expiration, the
+        # end of its time limit in seconds since the epoch (0 without a limit); `flux job timeleft` prints
+        # the seconds left (flux-job(1); "infinity" without a limit).
+        v=$(flux job info "$FLUX_JOB_ID" R 2>/dev/null | grep -o '"expiration": *[0-9.]*' | head -n 1)
+        v=${v##*:}; v=${v// /}; v=${v%%.*}
+        if [[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ]; then
+            echo "$v flux-R"
+            return 0
+        fi
+        v=$(flux job timeleft "$FLUX_JOB_ID" 2>/dev/null | head -n 1)
+        v=${v%%.*}
+        [[ $v =~ ^[0-9]+$ ]] && echo "$((now + v)) flux-timeleft"
+    elif [ -n "${JOB_ID:-}" ] && [ -n "${SGE_ROOT:-}" ]; then
+        command -v qstat >/dev/null 2>&1 || return 0
+        # Grid Engine: `qstat -j ID` prints "hard resource_list:  h_rt=3600,..." (the limit, in seconds as
+        # recorded from Grid Engine 8.1.9; [[H:]M:]S as submitted elsewhere); the start is the "submit/start
+        # at" column (MM/DD/YYYY HH:MM:SS) of the job's running line in plain `qstat`.
+        out=$(qstat -j "$JOB_ID" 2>/dev/null) || return 0
+        v=$(attr_value "hard resource_list" <<<"$out" | tr ',' '\n' | sed -n 's/^h_rt=//p' | head -n 1)
+        secs=$(clock_seconds "$v") || return 0
+        v=$(qstat 2>/dev/null | awk -v id="$JOB_ID" '$1 == id && $5 ~ /r/ { print $6 " " $7; exit }')
+        if start=$(epoch_of "$v"); then
+            echo "$((start + secs)) qstat-h_rt"
+        else
+            echo "$((started + secs)) qstat-h_rt"
+        fi
+    fi
+    return 0
+}
+
+# The epoch second the allocation ends: LJ_WALLTIME_END when set; else what the batch system tells
+# (scheduler_walltime_end: Slurm, PBS/Torque, LSF, Flux, Grid Engine); else the pilot's start plus LJ_WALLTIME;
+# 0 when unknown. WALLTIME_SOURCE says which.
 find_walltime_end() {
-    local end="" secs
+    local end="" secs told
     if [ "${LJ_WALLTIME_END:-0}" != 0 ]; then
         end=$LJ_WALLTIME_END; WALLTIME_SOURCE=pilot.env
-    elif [ -n "${SLURM_JOB_END_TIME:-}" ]; then
-        end=$SLURM_JOB_END_TIME; WALLTIME_SOURCE=SLURM_JOB_END_TIME
-    elif [ -n "${SLURM_JOB_ID:-}" ] && command -v squeue >/dev/null 2>&1; then
-        secs=$(squeue -h -j "$SLURM_JOB_ID" -o %e 2>/dev/null | head -n 1)
-        case "$secs" in
-            ''|N/A|Unknown|NONE) ;;
-            *) end=$(date -d "$secs" +%s 2>/dev/null) && WALLTIME_SOURCE=squeue ;;
-        esac
+    else
+        told=$(scheduler_walltime_end "$STARTED")
+        if [ -n "$told" ]; then
+            end=${told%% *}; WALLTIME_SOURCE=${told#* }
+        fi
     fi
     if [ -z "$end" ] && [ -n "$LJ_WALLTIME" ]; then
         if ! secs=$(walltime_seconds "$LJ_WALLTIME"); then

@@ -96,18 +96,124 @@ batch_job_id() {
     printf '%s' "${id%%.*}"
 }
 
-# Seconds since the epoch at which the batch system ends the job.
-walltime_end() {
-    local end="" started=$1
-    if [ -n "${SLURM_JOB_END_TIME:-}" ]; then
-        end=$SLURM_JOB_END_TIME
-    elif [ -n "${SLURM_JOB_ID:-}" ] && command -v squeue >/dev/null 2>&1; then
-        local iso
-        iso=$(squeue -h -j "$SLURM_JOB_ID" -o %e 2>/dev/null | head -n 1)
-        case "$iso" in
-            [0-9]*T*) end=$(date -d "$iso" +%s 2>/dev/null) || end="" ;;
-        esac
+# ---- the end of the walltime as the batch system tells it (the same functions in glidein-pilot.sh and
+# lumberjack-pilot.sh)
+clock_seconds() {  # [[D-]H:]M:S or plain seconds (the way PBS, Grid Engine and LSF print durations) in seconds
+    local v=$1 d=0 h=0 m=0 s
+    if [[ $v =~ ^[0-9]+$ ]]; then echo $((10#$v)); return 0; fi
+    if [[ $v =~ ^(([0-9]+)-)?(([0-9]+):)?([0-9]+):([0-9]+)$ ]]; then
+        d=${BASH_REMATCH[2]:-0} h=${BASH_REMATCH[4]:-0} m=${BASH_REMATCH[5]} s=${BASH_REMATCH[6]}
+        echo $((10#$d * 86400 + 10#$h * 3600 + 10#$m * 60 + 10#$s))
+        return 0
     fi
+    return 1
+}
+
+epoch_of() {  # a date as the batch system prints it (local time) in seconds since the epoch
+    case "$1" in
+        ''|-|N/A|Unknown|NONE|None) return 1 ;;
+        *[!0-9]*) date -d "$1" +%s 2>/dev/null ;;
+        *) echo "$1" ;;
+    esac
+}
+
+attr_value() {  # attr_value NAME: the value of "NAME = VALUE" (qstat -f) or "NAME: VALUE" (qstat -j) on stdin
+    awk -v k="$1" '{ sub(/^[ \t]+/, "") }
+        index($0, k " = ") == 1 { print substr($0, length(k) + 4); exit }
+        index($0, k ":") == 1 { v = substr($0, length(k) + 2); sub(/^[ \t]+/, "", v); print v; exit }'
+}
+
+# "EPOCH SOURCE": when this batch job ends, as its batch system tells it; nothing when it does not. $1 is when
+# the job started, as seen from inside it (used where the batch system tells the limit but not the start).
+scheduler_walltime_end() {
+    local started=$1 now out v start secs
+    now=$(date +%s)
+    if [ -n "${SLURM_JOB_ID:-}${SLURM_JOB_END_TIME:-}" ]; then
+        # Slurm: SLURM_JOB_END_TIME (set in the batch job by Slurm 23.02 and later), else squeue's %e (EndTime,
+        # "2026-11-22T05:10:02" for a running job, N/A or Unknown without a limit)
+        if [ -n "${SLURM_JOB_END_TIME:-}" ]; then
+            echo "$SLURM_JOB_END_TIME SLURM_JOB_END_TIME"
+        elif command -v squeue >/dev/null 2>&1; then
+            v=$(squeue -h -j "$SLURM_JOB_ID" -o %e 2>/dev/null | head -n 1)
+            case "$v" in [0-9]*T*) v=$(epoch_of "$v") && echo "$v squeue" ;; esac
+        fi
+    elif [ -n "${PBS_JOBID:-}" ]; then
+        command -v qstat >/dev/null 2>&1 || return 0
+        # PBS Professional, OpenPBS and Torque: `qstat -f JOBID` prints "    name = value" lines (qstat(1B)).
+        # Torque adds "Walltime.Remaining = SECONDS" for a running job and "start_time = EPOCH"; PBS
+        # Professional prints "stime = Sun Nov 22 04:10:02 2026" (when the job started) and both print
+        # "Resource_List.walltime = HH:MM:SS".
+        out=$(qstat -f "$PBS_JOBID" 2>/dev/null) || return 0
+        v=$(attr_value Walltime.Remaining <<<"$out")
+        if [[ $v =~ ^[0-9]+$ ]]; then
+            echo "$((now + 10#$v)) qstat-Walltime.Remaining"
+            return 0
+        fi
+        secs=$(clock_seconds "$(attr_value Resource_List.walltime <<<"$out")") || return 0
+        if start=$(epoch_of "$(attr_value stime <<<"$out")") || start=$(epoch_of "$(attr_value start_time <<<"$out")"); then
+            echo "$((start + secs)) qstat-walltime"
+        else
+            echo "$((started + secs)) qstat-walltime"
+        fi
+    elif [ -n "${LSB_JOBID:-}" ]; then
+        command -v bjobs >/dev/null 2>&1 || return 0
+        # LSF: bjobs -o "time_left" prints the run time left as "hours:minutes" followed by L (a run limit
+        # exists), E (an estimated run time: not a limit) or X (the estimate is exceeded), "-" without either
+        # (bjobs -o and -WL in IBM Spectrum LSF 10.1's bjobs reference); with -hms (LSB_HMS_TIME_FORMAT=y)
+        # hh:mm:ss. Then the run limit (runtimelimit, minutes, "60.0" or "60.0/hostA" with ABS_RUNLIMIT) from
+        # the start.
+        v=$(bjobs -noheader -o "time_left" "$LSB_JOBID" 2>/dev/null | head -n 1)
+        if [[ $v =~ ^([0-9]+):([0-9]+)[[:space:]]*L$ ]]; then
+            echo "$((now + 10#${BASH_REMATCH[1]} * 3600 + 10#${BASH_REMATCH[2]} * 60)) bjobs-time_left"
+            return 0
+        elif [[ $v =~ ^([0-9]+:[0-9]+:[0-9]+)[[:space:]]*L$ ]]; then
+            echo "$((now + $(clock_seconds "${BASH_REMATCH[1]}"))) bjobs-time_left"
+            return 0
+        fi
+        v=$(bjobs -noheader -o "runtimelimit" "$LSB_JOBID" 2>/dev/null | head -n 1)
+        v=${v%%/*}
+        if [[ $v =~ ^([0-9]+)(\.[0-9]+)?$ ]]; then
+            echo "$((started + 10#${BASH_REMATCH[1]} * 60)) bjobs-runtimelimit"
+        fi
+    elif [ -n "${FLUX_JOB_ID:-}" ]; then
+        command -v flux >/dev/null 2>&1 || return 0
+        # Flux: the job's resource set R (RFC 20, `flux job info ID R`, JSON) holds execution.expiration, the
+        # end of its time limit in seconds since the epoch (0 without a limit); `flux job timeleft` prints
+        # the seconds left (flux-job(1); "infinity" without a limit).
+        v=$(flux job info "$FLUX_JOB_ID" R 2>/dev/null | grep -o '"expiration": *[0-9.]*' | head -n 1)
+        v=${v##*:}; v=${v// /}; v=${v%%.*}
+        if [[ $v =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ]; then
+            echo "$v flux-R"
+            return 0
+        fi
+        v=$(flux job timeleft "$FLUX_JOB_ID" 2>/dev/null | head -n 1)
+        v=${v%%.*}
+        [[ $v =~ ^[0-9]+$ ]] && echo "$((now + v)) flux-timeleft"
+    elif [ -n "${JOB_ID:-}" ] && [ -n "${SGE_ROOT:-}" ]; then
+        command -v qstat >/dev/null 2>&1 || return 0
+        # Grid Engine: `qstat -j ID` prints "hard resource_list:  h_rt=3600,..." (the limit, in seconds as
+        # recorded from Grid Engine 8.1.9; [[H:]M:]S as submitted elsewhere); the start is the "submit/start
+        # at" column (MM/DD/YYYY HH:MM:SS) of the job's running line in plain `qstat`.
+        out=$(qstat -j "$JOB_ID" 2>/dev/null) || return 0
+        v=$(attr_value "hard resource_list" <<<"$out" | tr ',' '\n' | sed -n 's/^h_rt=//p' | head -n 1)
+        secs=$(clock_seconds "$v") || return 0
+        v=$(qstat 2>/dev/null | awk -v id="$JOB_ID" '$1 == id && $5 ~ /r/ { print $6 " " $7; exit }')
+        if start=$(epoch_of "$v"); then
+            echo "$((start + secs)) qstat-h_rt"
+        else
+            echo "$((started + secs)) qstat-h_rt"
+        fi
+    fi
+    return 0
+}
+
+# Seconds since the epoch at which the batch system ends the job (scheduler_walltime_end), else the start plus
+# GLIDEIN_WALLTIME, else a day from the start.
+walltime_end() {
+    local end="" started=$1 told
+    told=$(scheduler_walltime_end "$started")
+    [ -z "$told" ] || end=${told%% *}
+    case "$end" in *[!0-9]*) end="" ;; esac
     if [ -z "$end" ] && [ "$GLIDEIN_WALLTIME" -gt 0 ]; then
         end=$((started + GLIDEIN_WALLTIME))
     fi
@@ -235,12 +341,16 @@ still_advertised() {
     [ -n "$out" ]
 }
 
-node_pids() {  # processes started from this node's configuration (their environment names it)
-    local marker="CONDOR_CONFIG=$NODE_DIR/condor_config" env pid
+node_pids() {  # processes started from this node's configuration (their environment names it); [$1: named so]
+    local marker="CONDOR_CONFIG=$NODE_DIR/condor_config" env pid comm
     for env in /proc/[0-9]*/environ; do
         pid=${env#/proc/}
         pid=${pid%/environ}
         if [ "$pid" = "$$" ] || [ ! -O "/proc/$pid" ]; then continue; fi
+        if [ -n "${1:-}" ]; then
+            comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+            [ "$comm" = "$1" ] || continue
+        fi
         { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qxF "$marker" && printf '%s\n' "$pid"
     done
 }
@@ -251,10 +361,16 @@ node_shutdown() {
     SHUTTING_DOWN=1
     trap '' TERM INT
     log "leaving the pool ($1)"
+    local pid waited=0 starters=""
+    # the starters first (SIGQUIT: their fast shutdown, as the startd's own): each kills its job (which ignores
+    # SIGTERM, see write_job_wrapper) and reports it evicted to the job's shadow, so it goes back to idle at home
+    for pid in $(node_pids condor_starter); do
+        kill -QUIT "$pid" 2>/dev/null && starters="$starters $pid"
+    done
+    [ -z "$starters" ] || log "asked the starters to vacate their jobs:$starters"
     if [ -n "${MASTER_PID:-}" ] && kill -0 "$MASTER_PID" 2>/dev/null; then
-        # fast shutdown: the starters kill their jobs, which go back to idle at home
+        # fast shutdown of the master and its startd
         kill -QUIT "$MASTER_PID" 2>/dev/null
-        local waited=0
         while kill -0 "$MASTER_PID" 2>/dev/null && [ "$waited" -lt "$GLIDEIN_SHUTDOWN_WAIT" ]; do
             sleep 1
             waited=$((waited + 1))
@@ -264,8 +380,13 @@ node_shutdown() {
             kill -KILL "$MASTER_PID" 2>/dev/null
         fi
     fi
-    # whatever of this node's HTCondor is left (a startd whose master died) goes too
-    local pid left=""
+    # a starter still reporting to its shadow gets the rest of the wait; then whatever of this node's HTCondor
+    # is left (a startd whose master died) goes too
+    while [ -n "$(node_pids condor_starter)" ] && [ "$waited" -lt "$GLIDEIN_SHUTDOWN_WAIT" ]; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    local left=""
     for pid in $(node_pids); do
         kill -KILL "$pid" 2>/dev/null && left="$left $pid"
     done
@@ -322,6 +443,42 @@ GLIDEIN_ATTRS = GLIDEIN_Site GLIDEIN_Name GLIDEIN_PilotId GLIDEIN_NodeId GLIDEIN
 STARTD_ATTRS = \$(STARTD_ATTRS) \$(GLIDEIN_ATTRS)
 MASTER_ATTRS = \$(MASTER_ATTRS) \$(GLIDEIN_ATTRS)
 EOF
+    write_job_wrapper "$NODE_DIR/job-wrapper"
+    # the ProcD (which tracks the processes of every daemon and job) has no handler for SIGTERM: a scheduler's
+    # cancel would kill it at once, and the startd, losing it, dies before its starters are done. It is started
+    # with SIGTERM ignored; it still leaves with its master (it watches a pipe to it).
+    local procd
+    procd=$(command -v condor_procd 2>/dev/null)
+    if [ -n "$procd" ]; then
+        {
+            echo '#!/bin/bash'
+            echo '# the ProcD of a glidein node, with SIGTERM ignored (written by glidein-pilot.sh)'
+            echo "trap '' TERM"
+            printf "exec %q \"\$@\"\n" "$procd"
+        } >"$NODE_DIR/procd"
+        chmod 0755 "$NODE_DIR/procd"
+        echo "PROCD = \$(LOCAL_DIR)/procd" >>"$NODE_DIR/condor_config"
+    fi
+}
+
+# The USER_JOB_WRAPPER of the node (the role's condor_config names it): the job runs with SIGTERM ignored.
+# A scheduler's cancel (scancel, qdel, bkill) sends SIGTERM to every process of the batch job at once, the jobs'
+# own processes too; a job that died of it before its starter began to shut down would be reported to the
+# home schedd as having exited by signal 15 (completed) instead of evicted. Ignoring SIGTERM leaves the job to
+# its starter, which kills it with SIGKILL when the pilot shuts the node down fast (or at the end of
+# MachineMaxVacateTime): an eviction, so the job goes back to idle at home. Ignored signals stay ignored across
+# exec, so the job's own children inherit it (unless they install a handler of their own).
+write_job_wrapper() {
+    cat >"$1" <<'EOF'
+#!/bin/bash
+# USER_JOB_WRAPPER of a glidein node (written by glidein-pilot.sh): runs the job with SIGTERM ignored
+trap '' TERM
+shopt -s execfail
+exec "$@"
+echo "glidein job wrapper: cannot execute $1" >"${_CONDOR_WRAPPER_ERROR_FILE:-/dev/stderr}"
+exit 1
+EOF
+    chmod 0755 "$1"
 }
 
 run_node() {

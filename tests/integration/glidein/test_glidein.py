@@ -102,9 +102,23 @@ def diagnostics(user, home=None):
     base = os.path.join(user.pw_dir, 'glidein')
     for top, _dirs, files in os.walk(base):
         for f in sorted(files):
-            if f.endswith('.out') or f in ('MasterLog', 'StartLog', 'master.stdout'):
+            if f.endswith('.out') or f in ('MasterLog', 'StartLog', 'master.stdout') or f.startswith('StarterLog'):
                 with open(os.path.join(top, f), errors='replace') as fh:
                     text.append('--- %s\n%s' % (os.path.join(top, f), fh.read()[-2500:]))
+    # the logs the pilots kept (their directories are gone)
+    for top, _dirs, files in os.walk(os.path.join(base, 'logs')):
+        for f in sorted(files):
+            if not f.endswith('.tar.gz'):
+                continue
+            try:
+                with tarfile.open(os.path.join(top, f)) as t:
+                    for member in t.getmembers():
+                        if os.path.basename(member.name) in ('MasterLog', 'StartLog', 'StarterLog') or \
+                                os.path.basename(member.name).startswith('StarterLog.'):
+                            data = t.extractfile(member).read().decode(errors='replace')
+                            text.append('--- %s:%s\n%s' % (f, member.name, data[-3000:]))
+            except (IOError, tarfile.TarError) as e:
+                text.append('--- %s: %s' % (f, e))
     if home is not None:
         text.append('--- ads in the home collector\n' + home.run(
             ['condor_status', '-any', '-af', 'MyType', 'Name', 'GLIDEIN_NodeId'], check=False).stdout)
@@ -196,17 +210,23 @@ def test_a_pilot_joins_runs_a_job_and_leaves_when_cancelled(home, idtoken, slurm
     assert job_status(home, too_long)['JobStatus'] == '1'
     assert job_status(home, too_long)['NumJobStarts'] == '0'
 
-    # cancelling the pilots (glidein_state=absent) takes the startd out of the pool, the long job back to idle
-    _recap3, _jobs3 = apply_role(workdir, pilot_user, slurm, dict(v, glidein_state='absent'))
+    # a bare scancel (every process of the batch job gets SIGTERM, the job's own too) takes the startd out of
+    # the pool within 30 s and puts the interrupted long job back to idle: evicted, not ended by signal 15
+    slurm.run('scancel', batch_id, check=True)
     cancelled = time.time()
     wait_for(lambda: not slots(home, constraint), LEAVE_TIMEOUT, 'the pilot\'s ads to leave the collector',
              explain=lambda: diagnostics(pilot_user, home))
     gone_after = time.time() - cancelled
-    wait_for(lambda: job_status(home, long_job)['JobStatus'] == '1', LEAVE_TIMEOUT,
+    assert gone_after <= LEAVE_TIMEOUT
+    wait_for(lambda: job_status(home, long_job)['JobStatus'] in ('1', '3', '4', '5'), LEAVE_TIMEOUT,
              'the interrupted long job to be idle again',
              explain=lambda: '%s\n%s' % (home.jobs('ClusterId == %d' % long_job, attrs=(
                  'JobStatus', 'RemoteHost', 'NumJobStarts', 'LastRemoteHost', 'JobDisconnectedDate', 'NumShadowStarts')),
                  diagnostics(pilot_user, home)))
+    interrupted = job_status(home, long_job)
+    assert interrupted['JobStatus'] == '1', 'the interrupted job is not idle again: %r\n%s' % (
+        interrupted, home.run(['condor_history', '-l', str(long_job)], check=False).stdout[-3000:])
+    assert interrupted['NumJobStarts'] == '1'
     # the pilot directory is gone; its logs are kept, compressed
     wait_for(lambda: not pilot_dirs(pilot_user), 30, 'the pilot directory to be removed')
     logs = os.path.join(pilot_user.pw_dir, 'glidein', 'logs', name)
@@ -219,7 +239,8 @@ def test_a_pilot_joins_runs_a_job_and_leaves_when_cancelled(home, idtoken, slurm
     home.run(['condor_rm', str(long_job), str(too_long)], user=submitter.pw_name, check=False)
 
 
-def test_two_pilots_in_parallel_with_separate_directories(home, idtoken, slurm, pilot_user, workdir):
+def test_two_pilots_in_parallel_with_separate_directories_and_the_surplus_one_cancelled(
+        home, idtoken, slurm, pilot_user, workdir):
     site = 'LJ-PAIR-%s' % secrets.token_hex(3)
     v = role_vars(home, idtoken, site, glidein_count=2, glidein_cpus=1, glidein_memory='200M')
     _recap, jobs = apply_role(workdir, pilot_user, slurm, v)
@@ -235,14 +256,25 @@ def test_two_pilots_in_parallel_with_separate_directories(home, idtoken, slurm, 
     assert len(set(a['pilot'] for a in ads)) == 2 and len(set(a['name'] for a in ads)) == 2
     mine = [d for d in pilot_dirs(pilot_user) if d.startswith(v['glidein_name'] + '-')]
     assert sorted(mine) == sorted(a['pilot'] for a in ads)
-    # a plain scancel of one pilot takes it, and only it, out of the pool
-    first = [a for a in ads if a['job'] == ids[0]][0]
-    slurm.run('scancel', ids[0], check=True)
-    wait_for(lambda: [a['pilot'] for a in slots(home, constraint) if a['type'] == 'Machine'] == [
-        a['pilot'] for a in ads if a['job'] == ids[1]], LEAVE_TIMEOUT, 'the scancelled pilot to leave',
-        explain=lambda: diagnostics(pilot_user, home))
-    wait_for(lambda: first['pilot'] not in pilot_dirs(pilot_user), 30, 'its directory to be removed')
-    # the role cancels the other
+    first, second = [[a for a in ads if a['job'] == i][0] for i in ids]
+    # glidein_count lowered to 1: pilot 2 (a running one) is asked to leave, then its batch job is gone
+    recap, jobs = apply_role(workdir, pilot_user, slurm, dict(v, glidein_count=1))
+    assert recap['changed'] > 0, recap['stdout']
+    assert [j['job_id'] for j in jobs['results']] == [ids[0]] and jobs['results'][0]['existing'] is True
+    wait_for(lambda: [a['pilot'] for a in slots(home, constraint) if a['type'] == 'Machine'] == [first['pilot']],
+             10, 'only the first pilot to be left in the pool', explain=lambda: diagnostics(pilot_user, home))
+    assert second['pilot'] not in pilot_dirs(pilot_user)
+    assert slurm_state(slurm, ids[1]) in ('', 'COMPLETED', 'CANCELLED')
+    assert slurm_state(slurm, ids[0]) == 'RUNNING'
+    out = os.path.join(pilot_user.pw_dir, 'glidein', 'logs', v['glidein_name'],
+                       '%s-2.%s.out' % (v['glidein_name'], ids[1]))
+    with open(out) as f:
+        assert 'asked to stop' in f.read()
+    # the same again changes nothing
+    recap, jobs = apply_role(workdir, pilot_user, slurm, dict(v, glidein_count=1))
+    assert recap['changed'] == 0, recap['stdout']
+    assert [j['job_id'] for j in jobs['results']] == [ids[0]]
+    # the role cancels the other (with glidein_count 1, state=absent still knows of both)
     apply_role(workdir, pilot_user, slurm, dict(v, glidein_state='absent'))
     wait_for(lambda: not slots(home, constraint), LEAVE_TIMEOUT, 'both pilots to leave',
              explain=lambda: diagnostics(pilot_user, home))

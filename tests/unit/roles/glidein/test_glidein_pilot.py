@@ -134,3 +134,47 @@ def test_a_bad_setting_names_the_file_and_the_value(tmp_path):
     assert 'GLIDEIN_WALLTIME=soon in %s is not a walltime' % env_file in p.stderr
     # nothing was made for a pilot that could not start
     assert sorted(os.listdir(str(tmp_path))) == ['glidein.env']
+
+
+def test_the_job_wrapper_runs_the_job_with_sigterm_ignored(tmp_path):
+    wrapper = tmp_path / 'job-wrapper'
+    out('write_job_wrapper "$W"', W=str(wrapper))
+    assert os.access(str(wrapper), os.X_OK)
+    job = ['bash', '-c', 'kill -TERM $$; sleep 0.2; kill -TERM $$; echo still here "$@"', 'job', 'a b', 'c']
+    # without it, a SIGTERM ends the job
+    assert subprocess.run(job, capture_output=True, check=False).returncode == -15
+    p = subprocess.run([str(wrapper)] + job, capture_output=True, text=True, check=False, timeout=30)
+    assert (p.returncode, p.stdout) == (0, 'still here a b c\n')
+    # a SIGKILL (the starter's hard kill) still ends it
+    p = subprocess.run([str(wrapper), 'bash', '-c', 'kill -KILL $$'], capture_output=True, check=False, timeout=30)
+    assert p.returncode == -9
+
+
+def test_a_job_the_wrapper_cannot_execute_is_reported_to_htcondor(tmp_path):
+    wrapper = tmp_path / 'job-wrapper'
+    out('write_job_wrapper "$W"', W=str(wrapper))
+    error_file = tmp_path / 'wrapper-error'
+    p = subprocess.run([str(wrapper), str(tmp_path / 'missing')], capture_output=True, text=True, check=False,
+                       timeout=30, env=dict(os.environ, _CONDOR_WRAPPER_ERROR_FILE=str(error_file)))
+    assert p.returncode == 1
+    assert 'cannot execute %s' % (tmp_path / 'missing') in error_file.read_text()
+
+
+def test_the_node_configuration_names_both_wrappers(tmp_path):
+    node_dir = tmp_path / 'node0'
+    node_dir.mkdir()
+    bin_dir = tmp_path / 'sbin'
+    bin_dir.mkdir()
+    procd = bin_dir / 'condor_procd'
+    # a stand-in ProcD that survives only if SIGTERM is ignored
+    procd.write_text('#!/bin/bash\nkill -TERM $$\necho "procd $*"\n')
+    procd.chmod(0o755)
+    snippet = ('NODE_DIR="$D" NODE_INDEX=0 PILOT_ID=p NODE_ID=p-n0 BATCH_JOB_ID=1 TODIE=2 EXECUTE_DIR="$D/x" '
+               'GLIDEIN_CONFIG_DIR=/etc/gl GLIDEIN_SITE=S GLIDEIN_NAME=n; write_node_config 1 100 0')
+    out(snippet, D=str(node_dir), PATH='%s:%s' % (bin_dir, os.environ['PATH']))
+    config = (node_dir / 'condor_config').read_text()
+    assert 'PROCD = $(LOCAL_DIR)/procd\n' in config
+    assert (node_dir / 'job-wrapper').exists()
+    p = subprocess.run([str(node_dir / 'procd'), '-A', 'addr'], capture_output=True, text=True, check=False,
+                       timeout=30)
+    assert (p.returncode, p.stdout) == (0, 'procd -A addr\n')
