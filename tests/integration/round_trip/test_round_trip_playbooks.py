@@ -38,8 +38,8 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     site_b = os.path.join(world.site_user.pw_dir, 'scratch-b')
     ctl.write_inventory('rt1', [
         ('site-a', '127.0.0.2', site_settings(world, site_a, [clusters['A'], clusters['B'], clusters['C']], 'relay')),
-        ('site-b', '127.0.0.3', site_settings(world, site_b, [clusters['D']], 'push', walltime='00:02:30',
-                                              drain_margin=100)),
+        ('site-b', '127.0.0.3', site_settings(world, site_b, [clusters['D']], 'push', walltime='00:02:00',
+                                              drain_margin=85)),
     ])
 
     # the controller is killed while it waits for the pilots
