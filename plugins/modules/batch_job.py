@@ -300,8 +300,8 @@ import shlex
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._batch import (
-    ACTIVE, COMMON_ARGUMENT_SPEC, TERMINAL, UNKNOWN, WAIT_ARGUMENT_SPEC,
-    BatchError, JobSpec, TransientError, backend_from_module, run_manager,
+    ACTIVE, CANCELLED, COMMON_ARGUMENT_SPEC, TERMINAL, UNKNOWN, WAIT_ARGUMENT_SPEC,
+    BatchError, JobSpec, JobStatus, TransientError, backend_from_module, run_manager,
 )
 
 
@@ -417,6 +417,11 @@ class BatchJobManager(object):
             # it ended on its own between the query and the cancel: nothing was changed for this job
             self.module.warn('job %s ended (%s) before it could be cancelled' % (job_id, status.state))
             return status, False
+        if status.state == UNKNOWN:
+            # the scheduler accepted the cancel and dropped the job before its accounting has a record of it
+            # (Grid Engine's qacct lags qstat): it was cancelled here
+            status = JobStatus(job_id, CANCELLED, native_state=status.native_state, name=status.name,
+                               reason='cancelled by this task; the scheduler no longer shows it', source='cancel')
         if self.params['wait'] and status.state not in TERMINAL:
             status = self.wait(job_id)
         return status, True

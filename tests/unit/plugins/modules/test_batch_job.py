@@ -173,6 +173,18 @@ def test_cancel_by_name_cancels_every_active_job(commands, capsys):
     assert [c for c in commands.commands() if c.startswith('scancel')] == ['scancel 5', 'scancel 6']
 
 
+def test_a_cancelled_job_the_scheduler_no_longer_shows_is_cancelled(commands, capsys):
+    # Grid Engine drops a deleted job from qstat before qacct has its record: the cancel still happened
+    commands.on('squeue', (0, '5|j|RUNNING|None\n', ''), times=1)
+    commands.on('scancel', (0, '', ''))
+    commands.on('squeue', (0, '', ''))
+    commands.on('sacct', (0, '', ''))
+    commands.on('scontrol', (0, '', ''))
+    r = run_module(batch_job, dict(scheduler='slurm', state='absent', job_id='5'), capsys)
+    assert (r['changed'], r['state']) == (True, 'cancelled')
+    assert [j['state'] for j in r['jobs']] == ['cancelled']
+
+
 def test_cancel_of_a_job_that_ended_meanwhile_is_no_change(commands, capsys):
     commands.on('squeue', (0, '5|j|RUNNING|None\n', ''), times=1)
     commands.on('scancel', (1, '', 'scancel: error: Kill job error on job id 5: Job/step already completing or completed'))
