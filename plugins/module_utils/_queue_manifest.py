@@ -100,8 +100,9 @@ class Job(object):
         return string_value(self.raw(name))
 
 
-def iter_jobs(state):
-    """Yield a Job for every proc ad (cluster > 0, proc >= 0) of a ScanState, in log order."""
+def cluster_and_proc_ads(state):
+    """({cluster id: values of the cluster ad}, [(cluster, proc, values of the proc ad)] in log order) of a
+    ScanState, for ads with cluster > 0."""
     clusters = {}
     procs = []
     for key, values in state.ads.items():
@@ -112,6 +113,12 @@ def iter_jobs(state):
             clusters[c] = values
         elif p >= 0:
             procs.append((c, p, values))
+    return clusters, procs
+
+
+def iter_jobs(state):
+    """Yield a Job for every proc ad (cluster > 0, proc >= 0) of a ScanState, in log order."""
+    clusters, procs = cluster_and_proc_ads(state)
     n = len(SCAN_NAMES)
     iwd_slot = SCAN_NAMES.index('Iwd')
     empty = [None] * n

@@ -29,7 +29,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifes
     SCAN_NAMES,
     Problems,
     bool_value,
-    split_key,
+    cluster_and_proc_ads,
     string_value,
 )
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner, paused_gc
@@ -121,16 +121,7 @@ def _jobs_with_paths(state):
     """(job id, whether the proc ad has its own Iwd, iwd, inputs, outputs) of every job, in log order: what
     _queue_manifest.iter_jobs and job_paths give, with the work done once per distinct value where values
     repeat (the executable, stdin, transfer lists of a cluster's jobs)."""
-    clusters = {}
-    procs = []
-    for key, values in state.ads.items():
-        c, p = split_key(key)
-        if c <= 0:
-            continue
-        if p == -1:
-            clusters[c] = values
-        elif p >= 0:
-            procs.append((c, p, values))
+    clusters, procs = cluster_and_proc_ads(state)
     s = _SLOT
     iwd_i, cmd_i, texe_i, in_i, tin_i, tinput_i = (s['Iwd'], s['Cmd'], s['TransferExecutable'], s['In'],
                                                    s['TransferIn'], s['TransferInput'])
