@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import zlib
 
 from hypothesis import strategies as st
 
@@ -26,6 +27,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log imp
     literal,
     quote,
 )
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP
 
 # Keys of every kind a job queue holds: header, user record, cluster ads (leading zero), proc ads, ClusterPvt,
 # job set.
@@ -165,3 +167,20 @@ def queue_logs(draw, max_ops=30, tails=True, names=NAMES, value_strategy=values)
                 st.sampled_from(['103 1.0 Iwd "/cut', '106 ', '105 ', '101 5.0 Job Machine', 'garbage']),
                 st.text(_TEXT_CHARS, min_size=1, max_size=20)))
     return QueueLog(lines, open_lines, partial)
+
+
+def make_edit(seed, slots=None):
+    """An edit callback for QueueScanner.run that keeps, replaces or drops values by a hash of them: the same
+    seed gives the same edits, so two scans can be compared (only `slots` edited, when given)."""
+    def edit(key, slot, value):
+        if slots is not None and slot not in slots:
+            return None
+        choice = zlib.crc32(key + b'|' + value + b'|' + str(slot + seed).encode()) % 4
+        if choice == 0:
+            return None
+        if choice == 1:
+            return value
+        if choice == 2:
+            return b'"edited %d"' % (seed % 1000)
+        return DROP
+    return edit

@@ -10,7 +10,6 @@ __metaclass__ = type
 
 import io
 import re
-import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +21,7 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifes
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner
 from ansible_collections.hepcloud.lumberjack.tests.unit.plugins.module_utils.queue_log_strategies import (
     ASKED_NAMES,
+    make_edit,
     queue_logs,
 )
 
@@ -411,19 +411,6 @@ def reference_edit(lines, names, edit):
                 line = line[:len(line) - len(rec.value)] + new.decode('utf-8')
         out.append(line + '\n')
     return ''.join(out).encode('utf-8')
-
-
-def make_edit(seed):
-    def edit(key, slot, value):
-        choice = zlib.crc32(key + b'|' + value + b'|' + str(slot + seed).encode()) % 4
-        if choice == 0:
-            return None
-        if choice == 1:
-            return value
-        if choice == 2:
-            return b'"edited %d"' % (seed % 1000)
-        return DROP
-    return edit
 
 
 @PROPERTY

@@ -10,7 +10,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import io
-import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -19,10 +18,11 @@ from hypothesis import strategies as st
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import QueueLogError
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import SCAN_NAMES
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_rewrite import QueueRewriter, RewriteSpec
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import QueueScanner
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import PathMap
 from ansible_collections.hepcloud.lumberjack.tests.unit.plugins.module_utils.queue_log_strategies import (
     ASKED_NAMES,
+    make_edit,
     queue_logs,
 )
 
@@ -49,21 +49,6 @@ def assert_same(path, names=ASKED_NAMES, chunk_size=None, edit=None, **kwargs):
     lines = outcome(path, names, chunk_size, edit, True, **kwargs)
     assert blocks == lines
     return blocks
-
-
-def make_edit(seed, slots=None):
-    def edit(key, slot, value):
-        if slots is not None and slot not in slots:
-            return None
-        choice = zlib.crc32(key + b'|' + value + b'|' + str(slot + seed).encode()) % 4
-        if choice == 0:
-            return None
-        if choice == 1:
-            return value
-        if choice == 2:
-            return b'"edited %d"' % (seed % 1000)
-        return DROP
-    return edit
 
 
 @pytest.mark.parametrize('chunk_size', [1, 7, 64, 4096, None])
