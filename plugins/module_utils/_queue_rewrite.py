@@ -20,11 +20,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+import os
 import posixpath
 import re
 
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import quote
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_log import QueueLogError, quote
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifest import (
+    MAX_PROBLEMS,
     PATH_ATTRS,
     SCAN_NAMES,
     Problems,
@@ -32,7 +35,19 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_manifes
     cluster_and_proc_ads,
     string_value,
 )
-from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import DROP, QueueScanner, paused_gc
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_parallel import (
+    Workers,
+    append,
+    cut_points,
+    worker_count,
+)
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_scan import (
+    DROP,
+    NotSelfContained,
+    QueueScanner,
+    ScanState,
+    paused_gc,
+)
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import (
     DEV_NULL,
     is_url,
@@ -117,16 +132,16 @@ def _string(raw):
 _SLOT = dict((n, i) for i, n in enumerate(SCAN_NAMES))
 
 
-def _jobs_with_paths(state):
-    """(job id, whether the proc ad has its own Iwd, iwd, inputs, outputs) of every job, in log order: what
-    _queue_manifest.iter_jobs and job_paths give, with the work done once per distinct value where values
-    repeat (the executable, stdin, transfer lists of a cluster's jobs)."""
-    clusters, procs = cluster_and_proc_ads(state)
+def _jobs_with_paths(clusters, procs):
+    """(cluster, proc, whether the proc ad has its own Iwd, iwd, inputs, outputs) of every job, in log order
+    (the cluster_and_proc_ads of a scan): what _queue_manifest.iter_jobs and job_paths give, but for the
+    TransferOutput entries (they come back into the Iwd, which the manifest has already), with the work done
+    once per distinct value where values repeat (the executable, stdin, transfer lists of a cluster's
+    jobs)."""
     s = _SLOT
     iwd_i, cmd_i, texe_i, in_i, tin_i, tinput_i = (s['Iwd'], s['Cmd'], s['TransferExecutable'], s['In'],
                                                    s['TransferIn'], s['TransferInput'])
-    out_i, err_i, log_i, tout_i, remap_i = (s['Out'], s['Err'], s['UserLog'], s['TransferOutput'],
-                                            s['TransferOutputRemaps'])
+    out_i, err_i, log_i, remap_i = s['Out'], s['Err'], s['UserLog'], s['TransferOutputRemaps']
     empty = [None] * len(SCAN_NAMES)
     cache = {}      # (what, raw values) -> part of inputs or outputs
 
@@ -141,8 +156,6 @@ def _jobs_with_paths(state):
                 hit = [('stdin', stdin)] if stdin and stdin != DEV_NULL and bool_value(raw2, True) else []
             elif what == 'input':
                 hit = [('input', e) for e in split_list(_string(raw) or '') if not is_url(e)]
-            elif what == 'output':
-                hit = [('output', e) for e in split_list(_string(raw) or '') if not is_url(e)]
             else:
                 hit = [('remap', dest) for _name, dest in split_remaps(_string(raw) or '')
                        if dest and not is_url(dest)]
@@ -152,26 +165,22 @@ def _jobs_with_paths(state):
 
     for c, p, own in procs:
         cluster = clusters.get(c, empty)
-
-        def get(i):
-            v = own[i]
-            return cluster[i] if v is None else v
-        inputs = shared('exe', get(cmd_i), get(texe_i)) + shared('in', get(in_i), get(tin_i))
-        raw = get(tinput_i)
-        if raw is not None:
-            inputs = inputs + shared('input', raw)
+        # the job's value of each slot: its own, else its cluster's
+        exe, texe, stdin, tin, tinput, out, err, log, remap, iwd = [
+            own[i] if own[i] is not None else cluster[i]
+            for i in (cmd_i, texe_i, in_i, tin_i, tinput_i, out_i, err_i, log_i, remap_i, iwd_i)]
+        inputs = shared('exe', exe, texe) + shared('in', stdin, tin)
+        if tinput is not None:
+            inputs = inputs + shared('input', tinput)
         outputs = []
-        for kind, i in (('stdout', out_i), ('stderr', err_i), ('userlog', log_i)):
-            v = _string(get(i))
-            if v and v != DEV_NULL:
-                outputs.append((kind, v))
-        raw = get(tout_i)
-        if raw is not None:
-            outputs.extend(shared('output', raw))
-        raw = get(remap_i)
-        if raw is not None:
-            outputs.extend(shared('remap', raw))
-        yield '%d.%d' % (c, p), own[iwd_i] is not None, _string(get(iwd_i)), inputs, outputs
+        for kind, v in (('stdout', out), ('stderr', err), ('userlog', log)):
+            if v is not None:
+                v = _string(v)
+                if v and v != DEV_NULL:
+                    outputs.append((kind, v))
+        if remap is not None:
+            outputs.extend(shared('remap', remap))
+        yield c, p, own[iwd_i] is not None, _string(iwd), inputs, outputs
 
 
 class RewriteSpec(object):
@@ -224,6 +233,8 @@ class QueueRewriter(object):
         kwargs['edit_slots'] = (set(self.set_values) | self.delete_slots | self.simple_slots | self.list_slots |
                                 self.remap_slots)
         kwargs['prefix_map'] = self._prefix_map()
+        self._scanner_kwargs = kwargs
+        self.processes = None
         self.scanner = QueueScanner(path, self.names, **kwargs)
 
     def _prefix_map(self):
@@ -314,11 +325,10 @@ class QueueRewriter(object):
     def _moved_iwd(self, key, inner):
         """(submit-side Iwd, sandbox Iwd) as bytes when this Iwd moves, else None. Pure: the same answer for
         the same record wherever it is in the log."""
-        text = inner.decode('utf-8', 'surrogateescape')
-        job = key.decode('ascii')
         original = None
-        if spool_placeholder_job(text) == job:
-            original = self.spec.original_iwds.get(job)
+        if self.spec.original_iwds and spool_placeholder_job(inner.decode('utf-8', 'surrogateescape')) == \
+                key.decode('ascii'):
+            original = self.spec.original_iwds.get(key.decode('ascii'))
         if original is not None:
             status, new = self.spec.pathmap.classify(posixpath.normpath(original))
             if status != 'mapped':
@@ -337,6 +347,12 @@ class QueueRewriter(object):
     def appended_records(self, state):
         """Records to add at the end: SUBMIT_Iwd where an Iwd moved, and attributes to set that an ad
         lacks. Each is a line without its newline (bytes)."""
+        submit_iwds, set_lines = self.appended_parts(state)
+        return submit_iwds + set_lines
+
+    def appended_parts(self, state, borrowed=()):
+        """(SUBMIT_Iwd lines, lines of attributes to set) of one scan; borrowed: ids of clusters whose
+        cluster ad is before the scanned segment."""
         lines = []
         submit_slot = self.names.index('SUBMIT_Iwd')
         iwd_slot = self.iwd_slot
@@ -351,12 +367,15 @@ class QueueRewriter(object):
                 original = _quote_b(moved[0])
                 if original is not None:
                     lines.append(b'103 ' + key + b' SUBMIT_Iwd ' + original)
+        submit_iwds = lines
+        lines = []
         if self.set_values:
             clusters_with_ad = set()
             for key, ad in state.ads.items():
                 c, _sep, p = key.partition(b'.')
                 if p == b'-1' and self._selected(key):
                     clusters_with_ad.add(int(c))
+            clusters_with_ad.update(c for c in borrowed if self._selected(b'%d.-1' % c))
             for key, ad in state.ads.items():
                 if not self._selected(key):
                     continue
@@ -367,7 +386,7 @@ class QueueRewriter(object):
                 for slot, value in sorted(self.set_values.items()):
                     if ad[slot] is None:
                         lines.append(b'103 ' + key + b' ' + self.names[slot].encode('ascii') + b' ' + value)
-        return lines
+        return submit_iwds, lines
 
     def apply_to_state(self, state):
         """Give the scanned ads the values the rewritten log ends with for the attributes set or deleted, so
@@ -384,6 +403,12 @@ class QueueRewriter(object):
 
     def manifest(self, state):
         """(manifest, problems) for the rewritten queue."""
+        return self.finish_manifest([self.manifest_part(state)])
+
+    def manifest_part(self, state, borrowed=None):
+        """What the jobs of one scan (the whole log, or one segment) add to the manifest, with its lists
+        sorted: a dict for finish_manifest. borrowed: {cluster id: values} of cluster ads from before a
+        segment, for its procs whose cluster ad is not in it."""
         pm = self.spec.pathmap
         problems = Problems()
         files = {}          # sandbox destination -> submit-side source
@@ -430,8 +455,15 @@ class QueueRewriter(object):
             return False
 
         jobs = 0
-        for jid, own_iwd, iwd, inputs, outputs in _jobs_with_paths(state):
+        clusters, procs = cluster_and_proc_ads(state)
+        missing = set(c for c, _p, _own in procs if c not in clusters)
+        if borrowed:
+            clusters.update((c, v) for c, v in borrowed.items() if c in missing)
+            missing.difference_update(borrowed)
+        original_iwds = self.spec.original_iwds
+        for c, p, own_iwd, iwd, inputs, outputs in _jobs_with_paths(clusters, procs):
             jobs += 1
+            jid = '%d.%d' % (c, p) if original_iwds or iwd is None or iwd[:1] != '/' else None
             if iwd is None:
                 problems.add(jid, 'has no Iwd')
                 continue
@@ -443,6 +475,7 @@ class QueueRewriter(object):
                 iwd = self.spec.original_iwds[jid]
             home_iwd, site_iwd = place(_norm_abs(iwd))
             if home_iwd is None:
+                jid = '%d.%d' % (c, p)
                 if spool_placeholder_job(iwd) == jid:
                     problems.add(jid, 'Iwd %s is the placeholder export_jobs wrote for its spool directory; '
                                       'pass original_iwds (condor_export returns them) so the job runs in '
@@ -455,10 +488,12 @@ class QueueRewriter(object):
                 continue
             iwds[home_iwd] = site_iwd
             directories.add(site_iwd)
+            site_inside = None      # whether site_iwd is inside the roots, once a relative entry asks
             for kind, entry in inputs:
                 if entry.startswith('/'):
                     src, dest = place(_norm_abs(entry))
                     if src is None:
+                        jid = '%d.%d' % (c, p)
                         if dest == 'unmapped' and kind != 'executable':
                             problems.add(jid, '%s %s is not under any path_map "from" nor in site_paths'
                                          % (kind, entry))
@@ -469,43 +504,115 @@ class QueueRewriter(object):
                 else:
                     src = _resolve(entry, home_iwd)
                     dest = _resolve(entry, site_iwd)
-                    if not inside_roots(dest):
-                        problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
+                    if site_inside is None:
+                        site_inside = inside_roots(site_iwd)
+                    # below site_iwd is inside the roots when site_iwd is (dest is normalized)
+                    if not (site_inside and dest.startswith(site_iwd + '/')) and not inside_roots(dest):
+                        problems.add('%d.%d' % (c, p), '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
                 old = files.get(dest)
                 if old is not None and old != src:
-                    problems.add(jid, 'two files would land on %s: %s and %s' % (dest, old, src))
+                    problems.add('%d.%d' % (c, p), 'two files would land on %s: %s and %s' % (dest, old, src))
                     continue
                 files[dest] = src
             for kind, entry in outputs:
-                if kind == 'output':
-                    continue    # transferred back into the Iwd, which exists
                 if entry.startswith('/'):
                     src, dest = place(_norm_abs(entry))
                     if src is None:
                         if dest == 'unmapped':
+                            jid = '%d.%d' % (c, p)
                             problems.add(jid, '%s %s would be written outside the sandbox: add a path_map for '
                                               'its directory' % (kind, entry))
                         continue
                 else:
                     dest = _resolve(entry, site_iwd)
                     if not inside_roots(dest):
-                        problems.add(jid, '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
+                        problems.add('%d.%d' % (c, p), '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
                 directories.add(_dirname(dest))
+        return {
+            'jobs': jobs,
+            'files': sorted(files.items()),
+            'directories': sorted(d for d in directories if inside_roots(d)),
+            'iwds': iwds,
+            'problems': (problems.count, problems.items),
+            'used': set(used),
+            'missing': missing,
+            'clusters': dict((c, v) for c, v in clusters.items() if c not in (borrowed or {})),
+            'borrowed': dict(borrowed or {}),
+        }
+
+    def finish_manifest(self, parts):
+        """(manifest, problems) from the parts of the segments in log order. Raises NotSelfContained when
+        the parts do not add up to what one scan would give (a destination two segments fill differently, a
+        cluster ad a segment borrowed or missed that another one has otherwise)."""
+        pm = self.spec.pathmap
+        clusters = {}
+        for part in parts:
+            for c, values in part['clusters'].items():
+                if c in clusters:
+                    raise NotSelfContained('cluster %d has a cluster ad in two segments' % c)
+                clusters[c] = values
+        for part in parts:
+            for c, values in part['borrowed'].items():
+                if clusters.get(c) != values:
+                    raise NotSelfContained('cluster %d: the borrowed cluster ad is not the final one' % c)
+            if any(c in clusters for c in part['missing']):
+                raise NotSelfContained('a cluster ad comes after the procs of another segment')
+        problems = Problems()
+        for part in parts:
+            count, items = part['problems']
+            problems.count += count
+            problems.items.extend(items[:MAX_PROBLEMS - len(problems.items)])
+            pm.used.update(part['used'])
+        if len(parts) == 1:
+            files = parts[0]['files']
+            directories = parts[0]['directories']
+            iwds = parts[0]['iwds']
+        else:
+            files = []
+            last = None
+            for dest, src in sorted(f for part in parts for f in part['files']):
+                if dest == last:
+                    if src != files[-1][1]:
+                        raise NotSelfContained('two segments fill %s from different files' % dest)
+                    continue
+                files.append((dest, src))
+                last = dest
+            directories = list(dict.fromkeys(sorted(d for part in parts for d in part['directories'])))
+            iwds = {}
+            for part in parts:
+                iwds.update(part['iwds'])
         unused = [s for s, _d in pm.pairs if s not in pm.used]
         manifest = {
-            'jobs': jobs,
-            'files': [{'src': src, 'dest': dest} for dest, src in sorted(files.items())],
-            'directories': sorted(d for d in directories if inside_roots(d)),
+            'jobs': sum(part['jobs'] for part in parts),
+            'files': [{'src': src, 'dest': dest} for dest, src in files],
+            'directories': directories,
             'iwds': [{'home': h, 'site': s} for h, s in sorted(iwds.items())],
             'unused_mappings': unused,
         }
         return manifest, problems
 
-    def run(self, out=None):
-        """Scan (and, with `out`, write) the log. Returns (state, appended lines, manifest, problems)."""
+    def run(self, out=None, workers=None, cuts=None):
+        """Scan (and, with `out`, write) the log. Returns (state, appended lines, manifest, problems).
+
+        A big log is done in parallel segments (workers: how many; None picks what pays off, 1 never;
+        cuts: the segments' start offsets, for tests). When the segments' results would not add up to one
+        scan's, or a segment meets an error, the log is scanned in one go, which gives the same result or
+        error as if it had been from the start. After a parallel run, state.ads is None (the ads of the
+        other segments stay in their workers). self.processes tells how many processes did the work."""
         with paused_gc():
+            if cuts is None and workers != 1 and not self.scanner.line_by_line and self._export_shaped():
+                size = os.path.getsize(self.path)
+                count = worker_count(size, workers)
+                if count > 1:
+                    cuts = cut_points(self.path, size, count)
+            if cuts and not self.scanner.line_by_line:
+                done = self._run_segments(out, cuts)
+                if done is not None:
+                    self.processes = len(cuts) + 1
+                    return done
+            self.processes = 1
             state = self.scanner.run(edit=self.edit, out=out)
             appended = self.appended_records(state)
             if out is not None and appended:
@@ -513,3 +620,180 @@ class QueueRewriter(object):
             self.apply_to_state(state)
             manifest, problems = self.manifest(state)
         return state, appended, manifest, problems
+
+    def _export_shaped(self):
+        """False for a log whose end holds transactions, destroyed ads or deleted attributes: a schedd's
+        live log, whose later records refer to ads from anywhere before them, so segments would not add up.
+        (An export holds whole ads only.)"""
+        try:
+            with open(self.path, 'rb') as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - (1 << 20)))
+                tail = f.read()
+        except (IOError, OSError):
+            return False    # the one scan reports it
+        return not any(op in tail for op in (b'\n105 ', b'\n102 ', b'\n104 '))
+
+    def _segment(self, index, start, stop, out):
+        """Scan one segment and compute what it adds: a dict the parent process (or this one, for the first
+        segment) puts together with the others'."""
+        scanner = QueueScanner(self.path, self.names, start=start, stop=stop, segment=index > 0,
+                               **self._scanner_kwargs)
+        state = scanner.run(edit=self.edit, out=out)
+        if stop is not None and state.truncated:
+            raise NotSelfContained('a transaction runs on past the end of the segment')
+        borrowed = self._borrow_cluster_ads(state, start) if index > 0 else {}
+        submit_iwds, set_lines = self.appended_parts(state, borrowed)
+        self.apply_to_state(state)
+        for c, values in borrowed.items():
+            if self._selected(b'%d.-1' % c):
+                self.apply_to_values(values)
+        part = self.manifest_part(state, borrowed)
+        summary = (state.warnings, state.changes, state.examples, state.truncated, state.transactions,
+                   state.bytes_in, state.bytes_out)
+        if index == 0:
+            return {'summary': summary, 'keys': set(state.ads), 'submit': submit_iwds, 'set': set_lines,
+                    'part': part}
+        # a worker's answer is pickled: a few long strings cost far less to send than a million short ones
+        keys = b'\n'.join(list(state.ads) + state.destroyed)
+        return {'summary': summary, 'keys': keys, 'submit': b'\n'.join(submit_iwds), 'set': b'\n'.join(set_lines),
+                'part': _packed(part)}
+
+    def _borrow_cluster_ads(self, state, start):
+        """{cluster id: values} of the cluster ads, written before `start`, of this segment's procs that have
+        none in the segment (a big cluster spans segments). Only the ad's first run of records is read; the
+        parent checks that it is the ad the log ends with."""
+        clusters, procs = cluster_and_proc_ads(state)
+        wanted = sorted(set(c for c, _p, _v in procs if c not in clusters))
+        borrowed = {}
+        if not wanted or len(wanted) > 16:
+            return borrowed
+        with open(self.path, 'rb') as f:
+            for c in wanted:
+                at = -1
+                for spelling in (b'\n101 0%d.-1 ' % c, b'\n101 %d.-1 ' % c):
+                    at = max(at, _rfind_before(f, spelling, start))
+                if at < 0:
+                    continue
+                f.seek(at + 1)
+                data = f.read(1 << 20)
+                key = data[4:data.index(b' ', 4)]
+                prefix = b'103 ' + key + b' '
+                end = data.index(b'\n') + 1
+                while data.startswith(prefix, end):
+                    nl = data.find(b'\n', end)
+                    if nl < 0:
+                        break
+                    end = nl + 1
+                else:
+                    one = QueueScanner(self.path, self.names, start=at + 1, stop=at + 1 + end).run()
+                    values = one.ads.get(key)
+                    if values is not None:
+                        borrowed[c] = values
+        return borrowed
+
+    def apply_to_values(self, values):
+        """What apply_to_state does to a selected ad, for the values of one ad."""
+        for slot in self.delete_slots:
+            values[slot] = None
+        for slot, value in self.set_values.items():
+            values[slot] = value
+
+    def _run_segments(self, out, cuts):
+        """The parallel run, or None when it does not add up to one scan's (the caller then scans)."""
+        pm = self.spec.pathmap
+        used_before = set(pm.used)
+        out_at = out.tell() if out is not None else None
+        bounds = [0] + list(cuts) + [None]
+        tasks = [functools.partial(self._segment, i, bounds[i], bounds[i + 1]) for i in range(len(cuts) + 1)]
+        name = getattr(out, 'name', None)
+        out_dir = os.path.dirname(os.path.abspath(name)) if isinstance(name, str) else None
+        temporaries = []
+        try:
+            try:
+                with Workers(tasks, out_dir, outputs=out is not None) as workers:
+                    results = [tasks[0](out)]
+                    for ok, result, tmp in workers.results():
+                        temporaries.append(tmp)
+                        if not ok:
+                            raise NotSelfContained(result)
+                        results.append(_unpacked(result))
+                seen = results[0]['keys']
+                for result in results[1:]:
+                    if not seen.isdisjoint(result['keys']):
+                        raise NotSelfContained('an ad of a segment was created before it')
+                    seen.update(result['keys'])
+                manifest, problems = self.finish_manifest([r['part'] for r in results])
+            except (NotSelfContained, QueueLogError):
+                pm.used.clear()
+                pm.used.update(used_before)
+                if out is not None:
+                    out.seek(out_at)
+                    out.truncate()
+                return None
+            state = ScanState(self.names)
+            state.ads = None
+            for r in results:
+                warnings, changes, examples, truncated, transactions, bytes_in, bytes_out = r['summary']
+                state.warnings.extend(warnings)
+                for n, count in changes.items():
+                    state.changes[n] = state.changes.get(n, 0) + count
+                state.examples.extend(examples[:QueueScanner.max_examples - len(state.examples)])
+                state.truncated = state.truncated or truncated
+                state.transactions += transactions
+                state.bytes_in += bytes_in
+                state.bytes_out += bytes_out
+            if out is not None:
+                for tmp in temporaries:
+                    append(out, tmp)
+            appended = [line for r in results for line in r['submit']] + [line for r in results for line in r['set']]
+            if out is not None and appended:
+                out.write(b'\n'.join(appended) + b'\n')
+            return state, appended, manifest, problems
+        finally:
+            for tmp in temporaries:
+                if tmp is not None:
+                    tmp.close()
+
+
+def _packed(part):
+    """A manifest part with its lists of paths joined by NUL (no path holds one)."""
+    part = dict(part)
+    part['files_dest'] = '\0'.join(d for d, _s in part['files'])
+    part['files_src'] = '\0'.join(s for _d, s in part.pop('files'))
+    part['directories'] = '\0'.join(part['directories'])
+    iwds = part.pop('iwds')
+    part['iwds_home'] = '\0'.join(iwds)
+    part['iwds_site'] = '\0'.join(iwds.values())
+    return part
+
+
+def _split(text, sep):
+    return text.split(sep) if text else []
+
+
+def _unpacked(result):
+    """A worker's answer as the first segment's: what _segment and _packed joined, split again."""
+    part = result['part']
+    part['files'] = list(zip(_split(part.pop('files_dest'), '\0'), _split(part.pop('files_src'), '\0')))
+    part['directories'] = _split(part['directories'], '\0')
+    part['iwds'] = dict(zip(_split(part.pop('iwds_home'), '\0'), _split(part.pop('iwds_site'), '\0')))
+    result['keys'] = set(_split(result['keys'], b'\n'))
+    result['submit'] = _split(result['submit'], b'\n')
+    result['set'] = _split(result['set'], b'\n')
+    return result
+
+
+def _rfind_before(f, needle, end, window=1 << 24):
+    """The offset of the last `needle` that lies wholly before offset `end` of file f, or -1. Reads backwards
+    in windows that overlap by the needle's length (a big cluster's procs span hundreds of megabytes)."""
+    hi = end
+    while hi > 0:
+        lo = max(0, hi - window)
+        f.seek(lo)
+        data = f.read(min(end, hi + len(needle)) - lo)
+        i = data.rfind(needle)
+        if i >= 0:
+            return lo + i
+        hi = lo
+    return -1

@@ -50,6 +50,13 @@ _first = operator.itemgetter(0)
 DROP = object()         # returned by an edit callback: remove this 103 line
 
 
+class NotSelfContained(Exception):
+    """Raised by the scan of a later segment (QueueScanner(segment=True)) at the first record whose meaning
+    depends on records before the segment: a 102 or 104 on an ad the segment did not create (a 103 on one
+    is an error in a segment, as a transaction's 106 without its 105 is). The caller then scans the whole
+    log in one go, which gives the true result or error."""
+
+
 class paused_gc(object):
     """with paused_gc(): ... runs without the cyclic garbage collector. A scan makes a few small lists per ad
     and no cycles; with the collector on, every full collection walks all the ads kept so far."""
@@ -84,6 +91,7 @@ class ScanState(object):
         self.transactions = 0   # committed transactions: a schedd's live log has them, an export has none
         self.bytes_in = 0
         self.bytes_out = 0
+        self.destroyed = []     # a segment's scan: keys of its own ads that it destroyed
 
     def value(self, key, name):
         ad = self.ads.get(key)
@@ -108,12 +116,21 @@ class QueueScanner(object):
 
     line_by_line=True uses the reference scan (one regex match per asked-for record); the default matches
     one ad's consecutive records at once and gives the same result.
+
+    start/stop: scan only the bytes [start, stop) (both at line starts; stop None: to the end), for a scan in
+    parallel segments. segment=True: the segment is not the first one, and the scan raises NotSelfContained
+    where the result would depend on what came before it (see there); errors are still raised where they
+    would be, with the line number in the whole file.
     """
 
     max_examples = 5
 
-    def __init__(self, path, names, chunk_size=CHUNK_SIZE, edit_slots=None, prefix_map=None, line_by_line=False):
+    def __init__(self, path, names, chunk_size=CHUNK_SIZE, edit_slots=None, prefix_map=None, line_by_line=False,
+                 start=0, stop=None, segment=False):
         self.path = path
+        self.start = start
+        self.stop = stop
+        self.segment = segment
         self.names = list(names)
         self.chunk_size = chunk_size
         self.line_by_line = line_by_line
@@ -150,9 +167,16 @@ class QueueScanner(object):
     def _chunks(self, f):
         """Yield (buffer, file offset of buffer[1]) where buffer = b'\\n' + complete lines."""
         tail = b''
-        offset = 0
+        offset = self.start
+        if offset:
+            f.seek(offset)
+        left = self.stop - offset if self.stop is not None else -1
         while True:
-            data = f.read(self.chunk_size)
+            if left < 0:
+                data = f.read(self.chunk_size)
+            else:
+                data = f.read(min(self.chunk_size, left))
+                left -= len(data)
             if not data:
                 break
             if tail:
@@ -173,6 +197,8 @@ class QueueScanner(object):
     def run(self, edit=None, out=None):
         with paused_gc():
             if self.line_by_line or not self.names:
+                if self.start or self.stop is not None or self.segment:
+                    raise ValueError('a scan of a segment uses the block scan: give names, not line_by_line')
                 return self._run_lines(edit, out)
             return self._run_blocks(edit, out)
 
@@ -399,6 +425,7 @@ class QueueScanner(object):
         pending_extra = 0       # records of blocks in `pending` beyond one per block
         written = 0
         empty = (None,) * nslots
+        segment = self.segment
 
         with open_log(self.path, binary=True) as f:
             for buf, base in self._chunks(f):
@@ -544,6 +571,8 @@ class QueueScanner(object):
                         if pending is not None:
                             pending.append((102, m.group(5), None, None))
                         else:
+                            if segment:
+                                self._segment_destroys(m.group(5))
                             ads.pop(m.group(5), None)
                     elif op == b'104':
                         name = m.group(6)
@@ -557,6 +586,8 @@ class QueueScanner(object):
                                 ad = ads.get(m.group(5))
                                 if ad is not None:
                                     ad[slot] = None
+                                elif segment:
+                                    raise NotSelfContained('104 on an ad from before the segment')
                     elif op == b'105':
                         if pending is not None:
                             self._grammar_error(buf, base, line_end)
@@ -595,11 +626,15 @@ class QueueScanner(object):
                                 if key2 not in ads:
                                     ads[key2] = [None] * nslots
                             elif op2 == 102:
+                                if segment:
+                                    self._segment_destroys(key2)
                                 ads.pop(key2, None)
                             else:
                                 ad = ads.get(key2)
                                 if ad is not None:
                                     ad[slot2] = None
+                                elif segment:
+                                    raise NotSelfContained('104 on an ad from before the segment')
                         pending = None
                         state.transactions += 1
                     elif op == b'107' and base + pos - 1 != 0:
@@ -625,6 +660,13 @@ class QueueScanner(object):
                 out.seek(txn_out)
         state.bytes_out = written
         return state
+
+    def _segment_destroys(self, key):
+        """A 102 in a later segment: fine on an ad of the segment (remembered, so that the caller can tell
+        whether an earlier segment had an ad of that key), not on one from before it."""
+        if key not in self._state.ads:
+            raise NotSelfContained('102 on an ad from before the segment')
+        self._state.destroyed.append(key)
 
     def _unknown_ad(self, buf, base, start, end, key):
         """Fail for a block of 103 lines on an ad that does not exist, naming its first asked-for record."""
