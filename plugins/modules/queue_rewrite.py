@@ -153,6 +153,15 @@ options:
       - Return the full file and directory lists in RV(manifest). With V(false) only the counts are returned.
     type: bool
     default: true
+  workers:
+    description:
+      - How many processes share the work on a big log (from 64 MiB), each taking a segment of it cut at a
+        cluster ad. V(0) picks the usable CPUs, at most 4; V(1) uses one process. Use V(1) on a login node
+        whose rules ask for one core.
+      - The result is the same whatever the value; a log whose segments do not stand on their own (a
+        schedd's live log with transactions) is done in one process.
+    type: int
+    default: 0
 notes:
   - Attribute names are matched without regard to case, as ClassAds do.
   - A last record without its newline, or a last transaction that was never ended, is dropped from the
@@ -223,6 +232,11 @@ dropped:
   returned: always
   type: list
   elements: str
+processes:
+  description: How many processes did the work (see O(workers)); V(1) when the log was done in one go.
+  returned: always
+  type: int
+  sample: 2
 manifest:
   description: What the sandbox needs.
   returned: always
@@ -311,6 +325,8 @@ class QueueRewrite(object):
 
     def run(self):
         p = self.module.params
+        if p['workers'] < 0:
+            self.fail('workers is %d: give 0 (as many processes as pay off) or a positive number' % p['workers'])
         if not os.path.isfile(self.path):
             self.fail('%s does not exist or is not a file: give the job_queue.log to rewrite' % self.path)
         if os.path.isdir(self.dest):
@@ -337,11 +353,11 @@ class QueueRewrite(object):
                 if not self.in_place and os.path.exists(self.dest):
                     # to tell honestly whether dest would change, rewrite into an anonymous temporary file
                     compare = tempfile.TemporaryFile()
-                state, appended, manifest, problems = rewriter.run(out=compare)
+                state, appended, manifest, problems = rewriter.run(out=compare, workers=p['workers'] or None)
             else:
                 writer = AtomicFile(self.dest, like=self.path, commit=False)
                 with writer as out:
-                    state, appended, manifest, problems = rewriter.run(out=out)
+                    state, appended, manifest, problems = rewriter.run(out=out, workers=p['workers'] or None)
                 tmp = writer.name
         except QueueLogError as e:
             remove_quietly(tmp)
@@ -371,7 +387,7 @@ class QueueRewrite(object):
             with open(tmp, 'rb') as written:
                 changed = not same_content(written, self.dest)
         result = dict(changed=changed, path=self.path, dest=self.dest, changes=state.changes, added=len(appended),
-                      dropped=list(state.warnings))
+                      dropped=list(state.warnings), processes=rewriter.processes)
         for w in state.warnings:
             self.module.warn(w)
 
@@ -458,6 +474,7 @@ def main():
             force=dict(type='bool', default=False),
             manifest_dest=dict(type='path'),
             return_manifest=dict(type='bool', default=True),
+            workers=dict(type='int', default=0),
         ),
         supports_check_mode=True,
     )

@@ -253,6 +253,25 @@ def test_spooled_submit_keeps_its_own_submit_iwd(sample, tmp_path):
 
 # -- check mode and diff mode ------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_two_processes_write_what_one_writes(work, check_mode):
+    dest_one = os.path.join(work.root, 'one.log')
+    dest_two = os.path.join(work.root, 'two.log')
+    args = work.args(set_attributes={'LumberjackRun': 'x'})
+    one = ok(rewrite(dict(args, dest=dest_one, workers=1)))
+    two = ok(rewrite(dict(args, dest=dest_two, workers=2), check_mode=check_mode))
+    # the sample is cut at cluster 7's ad: each process rewrites one cluster
+    assert one['processes'] == 1 and two['processes'] == 2
+    for key in ('changed', 'changes', 'added', 'dropped', 'manifest'):
+        assert two[key] == one[key], key
+    if check_mode:
+        assert not os.path.exists(dest_two)
+    else:
+        assert read(dest_two) == read(dest_one)
+    # the second process's temporary output is gone
+    assert sorted(os.listdir(work.root)) == sorted(['spool', 'one.log'] + ([] if check_mode else ['two.log']))
+
+
 def test_check_mode_reports_the_same_and_writes_nothing(work):
     args = work.args(set_attributes={'LumberjackRun': 'test-run'}, backup=True,
                      manifest_dest=os.path.join(work.root, 'manifest.json'))
@@ -549,6 +568,8 @@ BAD_OPTIONS = [
      lambda w: 'set_expressions.Rank must be a one-line'),
     ('set-twice', lambda w: {'set_attributes': {'Rank': 1}, 'set_expressions': {'Rank': '2'}},
      lambda w: 'Rank is in both set_attributes and set_expressions'),
+    ('negative-workers', lambda w: {'workers': -1},
+     lambda w: 'workers is -1: give 0 (as many processes as pay off) or a positive number'),
     ('dest-is-a-directory', lambda w: {'dest': w.root},
      lambda w: 'dest %s is a directory' % w.root),
     ('dest-directory-missing', lambda w: {'dest': os.path.join(w.root, 'no-such-dir', 'job_queue.log')},
