@@ -8,7 +8,8 @@ Generates a synthetic log (gen_queue_log.py: ~45 attributes per job, paths under
 it exists, then in one run times `cp`, `sed` rewriting only the Iwd prefix (what people do by hand today)
 and the engine doing the whole rewrite (every path attribute and TransferInput entry, SUBMIT_Iwd, the
 manifest), each written to a new file. Prints throughput, the ratio sed time / engine time (>= 1.0 means the
-engine is at least as fast as sed) and the engine's peak memory. With --runs N, cp, sed and the engine each
+engine is at least as fast as sed) and the engine's peak memory. The engine cuts a big log into segments for
+as many processes as the machine has usable CPUs (at most 4); CPU time is that of all of them. With --runs N, cp, sed and the engine each
 run N times (interleaved) and the medians are shown: use it on a shared machine. Run it with the controller
 venv's Python.
 """
@@ -62,16 +63,20 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._queue_rewrite
 from ansible_collections.hepcloud.lumberjack.plugins.module_utils._sandbox import PathMap
 pm = PathMap([{"from": "/home/alice", "to": "/scratch/run1/sandbox/home/alice"}], sandbox="/scratch/run1/sandbox")
 t = time.perf_counter()
+rewriter = QueueRewriter(sys.argv[1], RewriteSpec(pm))
 with open(sys.argv[2], "wb") as out:
-    state, appended, manifest, problems = QueueRewriter(sys.argv[1], RewriteSpec(pm)).run(out)
+    state, appended, manifest, problems = rewriter.run(out)
 print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, sum(state.changes.values()),
-      len(manifest["files"]), len(manifest["directories"]), problems.count)
+      len(manifest["files"]), len(manifest["directories"]), problems.count, rewriter.processes,
+      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 '''
     c = cpu_of_children()
     out = subprocess.run([sys.executable, '-c', code, src, dest, os.path.join(ROOT, '.build', 'collections')],
                          check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout.split()
-    cpu = cpu_of_children() - c     # the whole child, start-up included
-    return (float(out[0]), cpu), int(out[1]) / 1024.0, int(out[2]), int(out[3]), int(out[4]), int(out[5])
+    cpu = cpu_of_children() - c     # the whole child and its workers, start-up included
+    # peak memory: the engine's process, and the largest of the workers it forked (0 without)
+    rss = (int(out[1]) / 1024.0, int(out[7]) / 1024.0)
+    return (float(out[0]), cpu), rss, int(out[2]), int(out[3]), int(out[4]), int(out[5]), int(out[6])
 
 
 def main():
@@ -94,7 +99,7 @@ def main():
         with open(src + '.sed', 'wb') as out:
             runs['sed'].append(timed(['sed', r's|^\(103 [^ ]* Iwd "\)/home/alice|\1/scratch/run1/sandbox/home/alice|', src],
                                      stdout=out))
-        t_eng, rss, changes, files, dirs, problems = engine(src, src + '.engine')
+        t_eng, rss, changes, files, dirs, problems, processes = engine(src, src + '.engine')
         runs['engine'].append(t_eng)
     t_cp, t_sed, t_eng = (median([w for w, _c in runs[k]]) for k in ('cp', 'sed', 'engine'))
     c_cp, c_sed, c_eng = (median([c for _w, c in runs[k]]) for k in ('cp', 'sed', 'engine'))
@@ -107,8 +112,9 @@ def main():
     print('ratio sed/engine: %.2f (>= 1.0: the engine is at least as fast as sed); per run: %s'
           % (t_sed / t_eng, ' '.join('%.2f' % (s[0] / e[0]) for s, e in zip(runs['sed'], runs['engine']))))
     print('ratio of CPU time sed/engine: %.2f (what a busy machine does not blur)' % (c_sed / c_eng))
-    print('engine: %d records changed, %d files and %d directories in the manifest, %d problems, peak memory %.0f MB'
-          % (changes, files, dirs, problems, rss))
+    print('engine: %d process(es) on %d usable CPUs; %d records changed, %d files and %d directories in the '
+          'manifest, %d problems; peak memory %.0f MB (the engine) and %.0f MB (its largest worker)'
+          % (processes, len(os.sched_getaffinity(0)), changes, files, dirs, problems, rss[0], rss[1]))
     for suffix in ('.cp', '.sed', '.engine'):
         os.unlink(src + suffix)
     if not a.keep:
