@@ -405,26 +405,20 @@ class QueueRewriter(object):
         """(manifest, problems) for the rewritten queue."""
         return self.finish_manifest([self.manifest_part(state)])
 
-    def manifest_part(self, state, borrowed=None):
+    def manifest_part(self, state, borrowed=None, split=None):
         """What the jobs of one scan (the whole log, or one segment) add to the manifest, with its lists
         sorted: a dict for finish_manifest. borrowed: {cluster id: values} of cluster ads from before a
-        segment, for its procs whose cluster ad is not in it."""
+        segment, for its procs whose cluster ad is not in it; split: cluster_and_proc_ads(state) when the
+        caller has it."""
         pm = self.spec.pathmap
         problems = Problems()
         files = {}          # sandbox destination -> submit-side source
         directories = set()
         iwds = {}
+        # absolute path as written -> (source on the submit side, path in the sandbox) or (None, reason);
+        # the loop below looks a path up itself and calls place() only when it is not there yet
         cache = {}
-
-        def place(path):
-            """(source on the submit side, path in the sandbox) of a normalized absolute path, or (None,
-            reason)."""
-            hit = cache.get(path)
-            if hit is None:
-                hit = classify(path)
-                if len(cache) < 100000:
-                    cache[path] = hit
-            return hit
+        cached = cache.get
 
         # PathMap.classify and unmap with the prefixes made once
         targets = [(t, t + '/', pm._source_of[t]) for t in pm.targets]
@@ -432,19 +426,28 @@ class QueueRewriter(object):
         sites = [(p, p + '/') for p in pm.site_paths]
         used = pm.used
 
-        def classify(path):
+        def place(raw):
+            path = _norm_abs(raw)
             for dst, below, src in targets:
                 if path.startswith(below) or path == dst:
                     used.add(src)
-                    return src + path[len(dst):], path
-            for src, below, dst in pairs:
-                if path.startswith(below) or path == src:
-                    used.add(src)
-                    return path, dst + path[len(src):]
-            for site, below in sites:
-                if path.startswith(below) or path == site or site == '/' and path.startswith('/'):
-                    return None, 'site'
-            return None, 'unmapped'
+                    hit = src + path[len(dst):], path
+                    break
+            else:
+                for src, below, dst in pairs:
+                    if path.startswith(below) or path == src:
+                        used.add(src)
+                        hit = path, dst + path[len(src):]
+                        break
+                else:
+                    hit = None, 'unmapped'
+                    for site, below in sites:
+                        if path.startswith(below) or path == site or site == '/' and path.startswith('/'):
+                            hit = None, 'site'
+                            break
+            if len(cache) < 100000:
+                cache[raw] = hit
+            return hit
 
         roots = [(r, r + '/') for r in pm.roots()]
 
@@ -455,7 +458,8 @@ class QueueRewriter(object):
             return False
 
         jobs = 0
-        clusters, procs = cluster_and_proc_ads(state)
+        clusters, procs = split if split is not None else cluster_and_proc_ads(state)
+        clusters = dict(clusters)
         missing = set(c for c, _p, _own in procs if c not in clusters)
         if borrowed:
             clusters.update((c, v) for c, v in borrowed.items() if c in missing)
@@ -463,17 +467,15 @@ class QueueRewriter(object):
         original_iwds = self.spec.original_iwds
         for c, p, own_iwd, iwd, inputs, outputs in _jobs_with_paths(clusters, procs):
             jobs += 1
-            jid = '%d.%d' % (c, p) if original_iwds or iwd is None or iwd[:1] != '/' else None
-            if iwd is None:
-                problems.add(jid, 'has no Iwd')
+            if iwd is None or iwd[:1] != '/':
+                problems.add('%d.%d' % (c, p), 'has no Iwd' if iwd is None else 'Iwd %s is not absolute' % iwd)
                 continue
-            if not iwd.startswith('/'):
-                problems.add(jid, 'Iwd %s is not absolute' % iwd)
-                continue
-            if own_iwd and jid in self.spec.original_iwds and spool_placeholder_job(iwd) == jid:
-                # export_jobs replaced this proc's Iwd by a placeholder; the edit put the original back
-                iwd = self.spec.original_iwds[jid]
-            home_iwd, site_iwd = place(_norm_abs(iwd))
+            if own_iwd and original_iwds:
+                jid = '%d.%d' % (c, p)
+                if jid in original_iwds and spool_placeholder_job(iwd) == jid:
+                    # export_jobs replaced this proc's Iwd by a placeholder; the edit put the original back
+                    iwd = original_iwds[jid]
+            home_iwd, site_iwd = cached(iwd) or place(iwd)
             if home_iwd is None:
                 jid = '%d.%d' % (c, p)
                 if spool_placeholder_job(iwd) == jid:
@@ -488,26 +490,30 @@ class QueueRewriter(object):
                 continue
             iwds[home_iwd] = site_iwd
             directories.add(site_iwd)
-            site_inside = None      # whether site_iwd is inside the roots, once a relative entry asks
+            # below site_iwd is inside the roots when site_iwd is; a clean relative entry stays below it
+            site_inside = inside_roots(site_iwd) and home_iwd != '/' and site_iwd != '/'
+            site_below = site_iwd + '/'
+            home_below = home_iwd + '/'
             for kind, entry in inputs:
-                if entry.startswith('/'):
-                    src, dest = place(_norm_abs(entry))
+                if entry[:1] == '/':
+                    src, dest = cached(entry) or place(entry)
                     if src is None:
-                        jid = '%d.%d' % (c, p)
                         if dest == 'unmapped' and kind != 'executable':
-                            problems.add(jid, '%s %s is not under any path_map "from" nor in site_paths'
-                                         % (kind, entry))
+                            problems.add('%d.%d' % (c, p), '%s %s is not under any path_map "from" nor in '
+                                         'site_paths' % (kind, entry))
                         elif dest == 'unmapped':
-                            problems.add(jid, 'executable %s is transferred but not under any path_map "from": '
-                                              'map it, or add it to site_paths when the site has it' % entry)
+                            problems.add('%d.%d' % (c, p), 'executable %s is transferred but not under any '
+                                         'path_map "from": map it, or add it to site_paths when the site has '
+                                         'it' % entry)
                         continue
+                elif site_inside and entry and '//' not in entry and '/.' not in '/' + entry \
+                        and entry[-1:] != '/':
+                    src = home_below + entry
+                    dest = site_below + entry
                 else:
                     src = _resolve(entry, home_iwd)
                     dest = _resolve(entry, site_iwd)
-                    if site_inside is None:
-                        site_inside = inside_roots(site_iwd)
-                    # below site_iwd is inside the roots when site_iwd is (dest is normalized)
-                    if not (site_inside and dest.startswith(site_iwd + '/')) and not inside_roots(dest):
+                    if not inside_roots(dest):
                         problems.add('%d.%d' % (c, p), '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
                 old = files.get(dest)
@@ -516,20 +522,20 @@ class QueueRewriter(object):
                     continue
                 files[dest] = src
             for kind, entry in outputs:
-                if entry.startswith('/'):
-                    src, dest = place(_norm_abs(entry))
+                if entry[:1] == '/':
+                    src, dest = cached(entry) or place(entry)
                     if src is None:
                         if dest == 'unmapped':
-                            jid = '%d.%d' % (c, p)
-                            problems.add(jid, '%s %s would be written outside the sandbox: add a path_map for '
-                                              'its directory' % (kind, entry))
+                            problems.add('%d.%d' % (c, p), '%s %s would be written outside the sandbox: add a '
+                                         'path_map for its directory' % (kind, entry))
                         continue
                 else:
                     dest = _resolve(entry, site_iwd)
                     if not inside_roots(dest):
                         problems.add('%d.%d' % (c, p), '%s %s would escape the sandbox (%s)' % (kind, entry, dest))
                         continue
-                directories.add(_dirname(dest))
+                i = dest.rfind('/')
+                directories.add(dest[:i] if i > 1 else _dirname(dest))
         return {
             'jobs': jobs,
             'files': sorted(files.items()),
@@ -642,13 +648,14 @@ class QueueRewriter(object):
         state = scanner.run(edit=self.edit, out=out)
         if stop is not None and state.truncated:
             raise NotSelfContained('a transaction runs on past the end of the segment')
-        borrowed = self._borrow_cluster_ads(state, start) if index > 0 else {}
+        split = cluster_and_proc_ads(state)
+        borrowed = self._borrow_cluster_ads(split, start) if index > 0 else {}
         submit_iwds, set_lines = self.appended_parts(state, borrowed)
         self.apply_to_state(state)
         for c, values in borrowed.items():
             if self._selected(b'%d.-1' % c):
                 self.apply_to_values(values)
-        part = self.manifest_part(state, borrowed)
+        part = self.manifest_part(state, borrowed, split)
         summary = (state.warnings, state.changes, state.examples, state.truncated, state.transactions,
                    state.bytes_in, state.bytes_out)
         if index == 0:
@@ -659,11 +666,11 @@ class QueueRewriter(object):
         return {'summary': summary, 'keys': keys, 'submit': b'\n'.join(submit_iwds), 'set': b'\n'.join(set_lines),
                 'part': _packed(part)}
 
-    def _borrow_cluster_ads(self, state, start):
+    def _borrow_cluster_ads(self, split, start):
         """{cluster id: values} of the cluster ads, written before `start`, of this segment's procs that have
-        none in the segment (a big cluster spans segments). Only the ad's first run of records is read; the
-        parent checks that it is the ad the log ends with."""
-        clusters, procs = cluster_and_proc_ads(state)
+        none in the segment (a big cluster spans segments); split: the segment's cluster_and_proc_ads. Only
+        the ad's first run of records is read; the parent checks that it is the ad the log ends with."""
+        clusters, procs = split
         wanted = sorted(set(c for c, _p, _v in procs if c not in clusters))
         borrowed = {}
         if not wanted or len(wanted) > 16:
