@@ -14,6 +14,12 @@ sandbox is a problem naming the job, and the caller fails before anything is wri
 
 Mapping is idempotent: a path already under a mapping's `to` is left alone and counts as mapped, and the
 manifest of an already rewritten log is the same as that of the original.
+
+A big log is cut at cluster ads into segments that forked workers scan at the same time (_queue_parallel);
+each computes its own records to add and its part of the manifest, and this process puts them together. A
+segment whose records refer to ads before it, a cluster whose ad is not where its procs expect it, two
+segments that would fill one destination differently, or any error make it scan the whole log in one go,
+so the result (or error) is always that of one scan.
 """
 
 from __future__ import absolute_import, division, print_function
