@@ -46,31 +46,54 @@ def worker_count(size, requested=None):
     return max(1, min(usable_cpus(), MAX_WORKERS, size // MIN_SEGMENT))
 
 
-def cut_points(path, size, count, first_share=0.9):
+def cut_points(path, size, count, first_share=0.95):
     """Offsets where segments 2..count start: the first cluster ad at or after each ideal cut (so that a
-    cluster's ads usually stay in one segment). The first segment, which this process scans before it puts
-    the others' results together, gets first_share of an equal share; the others split the rest. Fewer cuts
-    when no cluster ad is near enough."""
+    cluster's ads usually stay in one segment), else the last one before it. The first segment, scanned by
+    this process, gets first_share of an equal share (a worker also packs its answer; putting the results
+    together comes after every segment is done); the others split the rest. Fewer cuts when no cluster ad
+    is near enough."""
     first = size * first_share / count
     ideal = [int(first + (size - first) * i / (count - 1)) for i in range(count - 1)]
     cuts = []
     with open(path, 'rb') as f:
         for want in ideal:
-            at = max(want, cuts[-1] if cuts else 1) - 1
-            found = None
-            looked = 0
-            while looked < _MAX_LOOK and at < size:
-                f.seek(at)
-                data = f.read(_WINDOW + 64)
-                m = _CLUSTER_AD.search(data)
-                if m is not None:
-                    found = at + m.start() + 1
-                    break
-                at += _WINDOW
-                looked += _WINDOW
-            if found is not None and (not cuts or found > cuts[-1]) and found < size:
+            floor = cuts[-1] if cuts else 0
+            found = _cluster_ad_after(f, max(want, floor + 1) - 1, size)
+            if found is None:
+                found = _cluster_ad_before(f, want, floor)
+            if found is not None and found > floor and found < size:
                 cuts.append(found)
     return cuts
+
+
+def _cluster_ad_after(f, at, size):
+    """The offset of the first cluster ad line that starts after byte `at`, looking _MAX_LOOK bytes at most."""
+    looked = 0
+    while looked < _MAX_LOOK and at < size:
+        f.seek(at)
+        m = _CLUSTER_AD.search(f.read(_WINDOW + 64))
+        if m is not None:
+            return at + m.start() + 1
+        at += _WINDOW
+        looked += _WINDOW
+    return None
+
+
+def _cluster_ad_before(f, end, floor):
+    """The offset of the last cluster ad line that starts after `floor` and before `end`, within _MAX_LOOK."""
+    hi = end
+    while hi > floor and end - hi < _MAX_LOOK:
+        lo = max(floor, hi - _WINDOW)
+        f.seek(lo)
+        data = f.read(hi - lo + 64)
+        last = None
+        for m in _CLUSTER_AD.finditer(data):
+            if lo + m.start() + 1 < end:
+                last = lo + m.start() + 1
+        if last is not None:
+            return last
+        hi = lo
+    return None
 
 
 def _child(task, pipe_w, out):
@@ -92,17 +115,19 @@ def _child(task, pipe_w, out):
 
 
 class Workers(object):
-    """with Workers(tasks, out_dir, outputs) as w: first = w.run_first(); results = w.results()
+    """with Workers(tasks, out_dir, outputs) as w: first = tasks[0](out); results = w.results(); ...
 
-    tasks[0] runs in this process with the caller's output file; every other task runs in a forked child and
-    gets a temporary file (None when `outputs` is false). results() gives [(ok, result or failure text,
-    temporary file)] for the children, in order; the caller copies their output with append()."""
+    Every task but the first runs in a forked child and gets a temporary file (None when `outputs` is
+    false); the caller runs tasks[0] itself. results() gives [(ok, result or failure text, temporary file)]
+    for the children, in order; the caller copies their output with append(), best inside the with block
+    (leaving it waits for the children to end)."""
 
     def __init__(self, tasks, out_dir=None, outputs=True):
         self.tasks = tasks
         self.out_dir = out_dir
         self.outputs = outputs
         self.children = []      # (pid, read end, temporary file)
+        self.answered = []      # pids of the children whose answer was read
 
     def __enter__(self):
         for task in self.tasks[1:]:
@@ -121,6 +146,8 @@ class Workers(object):
         return self
 
     def results(self):
+        """The children's answers. A child that answered is left to end on its own (tearing down a big process
+        takes a while); __exit__ waits for it."""
         out = []
         for pid, r, tmp in self.children:
             with os.fdopen(r, 'rb') as f:
@@ -128,12 +155,15 @@ class Workers(object):
                     message = pickle.load(f)
                 except (EOFError, pickle.UnpicklingError):
                     message = ('failed', 'the worker ended without an answer')
-            os.waitpid(pid, 0)
+            self.answered.append(pid)
             out.append((message[0] == 'ok', message[1], tmp))
         self.children = []
         return out
 
     def __exit__(self, *exc):
+        for pid in self.answered:
+            os.waitpid(pid, 0)
+        self.answered = []
         # an error or an early return: stop the children that are left
         for pid, r, tmp in self.children:
             try:

@@ -578,27 +578,37 @@ class QueueRewriter(object):
             problems.items.extend(items[:MAX_PROBLEMS - len(problems.items)])
             pm.used.update(part['used'])
         if len(parts) == 1:
-            files = parts[0]['files']
+            files = [{'src': src, 'dest': dest} for dest, src in parts[0]['files']]
             directories = parts[0]['directories']
             iwds = parts[0]['iwds']
         else:
+            # each part is sorted: the sort merges runs; a destination two parts share must have one source
+            merged = []
+            for part in parts:
+                merged.extend(part['files'])
+            merged.sort()
             files = []
-            last = None
-            for dest, src in sorted(f for part in parts for f in part['files']):
+            last = last_src = None
+            for dest, src in merged:
                 if dest == last:
-                    if src != files[-1][1]:
+                    if src != last_src:
                         raise NotSelfContained('two segments fill %s from different files' % dest)
                     continue
-                files.append((dest, src))
-                last = dest
-            directories = list(dict.fromkeys(sorted(d for part in parts for d in part['directories'])))
+                files.append({'src': src, 'dest': dest})
+                last, last_src = dest, src
+            del merged
+            merged = []
+            for part in parts:
+                merged.extend(part['directories'])
+            merged.sort()
+            directories = list(dict.fromkeys(merged))
             iwds = {}
             for part in parts:
                 iwds.update(part['iwds'])
         unused = [s for s, _d in pm.pairs if s not in pm.used]
         manifest = {
             'jobs': sum(part['jobs'] for part in parts),
-            'files': [{'src': src, 'dest': dest} for dest, src in files],
+            'files': files,
             'directories': directories,
             'iwds': [{'home': h, 'site': s} for h, s in sorted(iwds.items())],
             'unused_mappings': unused,
@@ -723,50 +733,55 @@ class QueueRewriter(object):
         out_dir = os.path.dirname(os.path.abspath(name)) if isinstance(name, str) else None
         temporaries = []
         try:
-            try:
-                with Workers(tasks, out_dir, outputs=out is not None) as workers:
-                    results = [tasks[0](out)]
-                    for ok, result, tmp in workers.results():
-                        temporaries.append(tmp)
-                        if not ok:
-                            raise NotSelfContained(result)
-                        results.append(_unpacked(result))
-                seen = results[0]['keys']
-                for result in results[1:]:
-                    if not seen.isdisjoint(result['keys']):
-                        raise NotSelfContained('an ad of a segment was created before it')
-                    seen.update(result['keys'])
-                manifest, problems = self.finish_manifest([r['part'] for r in results])
-            except (NotSelfContained, QueueLogError):
-                pm.used.clear()
-                pm.used.update(used_before)
-                if out is not None:
-                    out.seek(out_at)
-                    out.truncate()
-                return None
-            state = ScanState(self.names)
-            state.ads = None
-            for r in results:
-                warnings, changes, examples, truncated, transactions, bytes_in, bytes_out = r['summary']
-                state.warnings.extend(warnings)
-                for n, count in changes.items():
-                    state.changes[n] = state.changes.get(n, 0) + count
-                state.examples.extend(examples[:QueueScanner.max_examples - len(state.examples)])
-                state.truncated = state.truncated or truncated
-                state.transactions += transactions
-                state.bytes_in += bytes_in
-                state.bytes_out += bytes_out
-            if out is not None:
-                for tmp in temporaries:
-                    append(out, tmp)
-            appended = [line for r in results for line in r['submit']] + [line for r in results for line in r['set']]
-            if out is not None and appended:
-                out.write(b'\n'.join(appended) + b'\n')
-            return state, appended, manifest, problems
+            with Workers(tasks, out_dir, outputs=out is not None) as workers:
+                # the children's teardown overlaps with putting their results together
+                return self._put_together(out, out_at, used_before, tasks, workers, temporaries)
         finally:
             for tmp in temporaries:
                 if tmp is not None:
                     tmp.close()
+
+    def _put_together(self, out, out_at, used_before, tasks, workers, temporaries):
+        pm = self.spec.pathmap
+        try:
+            results = [tasks[0](out)]
+            for ok, result, tmp in workers.results():
+                temporaries.append(tmp)
+                if not ok:
+                    raise NotSelfContained(result)
+                results.append(_unpacked(result))
+            seen = results[0]['keys']
+            for result in results[1:]:
+                if not seen.isdisjoint(result['keys']):
+                    raise NotSelfContained('an ad of a segment was created before it')
+                seen.update(result['keys'])
+            manifest, problems = self.finish_manifest([r['part'] for r in results])
+        except (NotSelfContained, QueueLogError):
+            pm.used.clear()
+            pm.used.update(used_before)
+            if out is not None:
+                out.seek(out_at)
+                out.truncate()
+            return None
+        state = ScanState(self.names)
+        state.ads = None
+        for r in results:
+            warnings, changes, examples, truncated, transactions, bytes_in, bytes_out = r['summary']
+            state.warnings.extend(warnings)
+            for n, count in changes.items():
+                state.changes[n] = state.changes.get(n, 0) + count
+            state.examples.extend(examples[:QueueScanner.max_examples - len(state.examples)])
+            state.truncated = state.truncated or truncated
+            state.transactions += transactions
+            state.bytes_in += bytes_in
+            state.bytes_out += bytes_out
+        if out is not None:
+            for tmp in temporaries:
+                append(out, tmp)
+        appended = [line for r in results for line in r['submit']] + [line for r in results for line in r['set']]
+        if out is not None and appended:
+            out.write(b'\n'.join(appended) + b'\n')
+        return state, appended, manifest, problems
 
 
 def _packed(part):
