@@ -95,10 +95,14 @@ def main():
     subprocess.run(['cat', src], stdout=subprocess.DEVNULL, check=True)     # same page-cache state for all
     runs = {'cp': [], 'sed': [], 'engine': []}
     for _i in range(a.runs):
+        # each command starts with no dirty pages of the one before it being written back meanwhile
+        os.sync()
         runs['cp'].append(timed(['cp', src, src + '.cp']))
+        os.sync()
         with open(src + '.sed', 'wb') as out:
             runs['sed'].append(timed(['sed', r's|^\(103 [^ ]* Iwd "\)/home/alice|\1/scratch/run1/sandbox/home/alice|', src],
                                      stdout=out))
+        os.sync()
         t_eng, rss, changes, files, dirs, problems, processes = engine(src, src + '.engine')
         runs['engine'].append(t_eng)
     t_cp, t_sed, t_eng = (median([w for w, _c in runs[k]]) for k in ('cp', 'sed', 'engine'))
