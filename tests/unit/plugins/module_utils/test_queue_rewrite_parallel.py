@@ -185,3 +185,17 @@ def test_a_worker_that_fails_makes_it_one_scan(write_log, monkeypatch):
 @pytest.mark.parametrize('requested, size, expected', [(1, 10 ** 12, 1), (3, 10, 3), (None, 10, 1)])
 def test_worker_count(requested, size, expected):
     assert _queue_parallel.worker_count(size, requested) == expected
+
+
+def test_a_cut_falls_back_to_the_cluster_ad_before_the_middle(write_log):
+    # one small cluster, then one big one: no cluster ad after the middle, so the cut is at the big one's ad
+    lines = [line for line in export_like(2, 30) if not line.split(' ')[1].startswith('1.') or
+             line.split(' ')[1] == '1.0']
+    path = write_log(lines)
+    with open(path, 'rb') as f:
+        data = f.read()
+    assert data.count(b'\n101 02.-1 ') == 1 and data.index(b'\n101 02.-1 ') < len(data) // 2
+    assert _queue_parallel.cut_points(path, len(data), 2) == [data.index(b'\n101 02.-1 ') + 1]
+    # a log without any cluster ad after the header is not cut
+    header_only = write_log(['101 0.0 Job Machine'] + ['103 0.0 A%d %d' % (i, i) for i in range(50)])
+    assert _queue_parallel.cut_points(header_only, os.path.getsize(header_only), 3) == []
