@@ -95,9 +95,15 @@ options:
     description:
       - OAuth services (such as V(scitokens) or V(rdrive)) for which the access point's condor_credd must
         hold a credential of the user before the jobs are submitted, else the jobs go on hold with C(Job
-        credentials not available). For every service without one, an empty credential is stored
+        credentials not available). For every service without one, a placeholder credential is stored
         (C(Credd.add_user_service_cred), an access token, not a refresh token, which the credd writes as
-        E(SERVICE.use)); a credential that is there is left alone.
+        C(SERVICE.use)); a credential that is there is left alone.
+      - The placeholder holds the user's name (HTCondor's own C(LOCAL:) credentials hold the same). It is not
+        empty because the starter refuses an empty credential (C(Failed to decode credential sent by
+        shadow!)) and the job goes back to idle, again and again. A job finds it, as any OAuth credential, in
+        the directory E(_CONDOR_CREDS) as C(SERVICE.use) (C(SERVICE_HANDLE.use) with a handle).
+      - It is no token. A job that must authenticate to the service needs a real one, stored by the user
+        (C(condor_store_cred)) or by the access point's credential monitor, before this module runs.
       - A service may be given as C(SERVICE*HANDLE) for a credential with a handle.
     type: list
     elements: str
@@ -252,7 +258,7 @@ removed:
   elements: str
   sample: ["42.0", "42.1"]
 oauth_stored:
-  description: OAuth services for which an empty credential was stored (or would be, in check mode).
+  description: OAuth services for which a placeholder credential was stored (or would be, in check mode).
   returned: state=present
   type: list
   elements: str
@@ -321,6 +327,11 @@ def job_record(ad):
 
 def is_spooling(job):
     return job['status_code'] == HELD and job.get('hold_reason_code') == SPOOLING_INPUT
+
+
+def placeholder_credential(identity):
+    """The bytes of a placeholder OAuth credential: the user's name, never empty."""
+    return (user_name_part(identity) or 'placeholder').encode('utf-8')
 
 
 def id_sort_key(job_id):
@@ -442,6 +453,8 @@ class JobManager(object):
             return []
         h = self.client.htcondor
         credd = self.credd()
+        # not empty: the starter takes a credential of zero bytes for one it failed to receive
+        placeholder = placeholder_credential(self.identity)
         stored = []
         for entry in services:
             service, _sep, handle = entry.partition('*')
@@ -451,10 +464,10 @@ class JobManager(object):
             if self.check_mode:
                 continue
             try:
-                credd.add_user_service_cred(h.CredType.OAuth, b'', service, handle or None, refresh=False)
+                credd.add_user_service_cred(h.CredType.OAuth, placeholder, service, handle or None, refresh=False)
                 self.changed = True
             except Exception as e:  # pylint: disable=broad-except
-                self.fail('storing an empty OAuth credential for service %s in the credd failed: %s' % (entry, _text(e)))
+                self.fail('storing a placeholder OAuth credential for service %s in the credd failed: %s' % (entry, _text(e)))
         return stored
 
     # -- states ----------------------------------------------------------------------------------------

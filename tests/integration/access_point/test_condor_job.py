@@ -165,14 +165,37 @@ def test_without_a_token_the_schedd_does_not_know_the_user(ap):
     assert queue(ap, 'anonymous') == []
 
 
-def test_oauth_services_get_an_empty_credential(ap):
-    """The access point's real condor_credd gets an empty OAuth credential of the user, once.
+CREDS_JOB = '''#!/bin/sh
+# the OAuth credentials the job was given, one line each: file name, content
+[ -n "$_CONDOR_CREDS" ] || exit 3
+[ -s "$_CONDOR_CREDS/rdrive.use" ] || exit 4
+cd "$_CONDOR_CREDS" || exit 5
+for f in *; do echo "$f: $(cat "$f")"; done
+'''
 
-    Whether a job that uses the service then runs is not checked: with this HTCondor build the starter of
-    the test pool cannot decode an empty credential the shadow sends it ("Failed to decode credential sent
-    by shadow!"), so such a job would go back to idle forever here."""
+
+def test_oauth_services_get_a_placeholder_credential_jobs_can_use(ap):
+    """The access point's real condor_credd gets a placeholder OAuth credential of the user, once, and a job
+    that uses the services runs and finds the credentials in its _CONDOR_CREDS directory."""
     batch = 'oauth'
-    submit = args_for(ap, batch_name=batch, description=description(), submit_dir=ap.work,
+    script = os.path.join(ap.work, 'creds.sh')
+    with open(script, 'w') as f:
+        f.write(CREDS_JOB)
+    os.chmod(script, 0o755)
+    os.chown(script, ap.uid, ap.gid)
+    job = {
+        'executable': 'creds.sh',
+        'should_transfer_files': 'YES',
+        'when_to_transfer_output': 'ON_EXIT',
+        'output': 'creds.out',
+        'error': 'creds.err',
+        'log': 'creds.log',
+        'request_memory': 16,
+        'request_disk': 1024,
+        'use_oauth_services': 'rdrive, scitokens',
+        'scitokens_oauth_permissions_ap': '',
+    }
+    submit = args_for(ap, batch_name=batch, description=job, submit_dir=ap.work,
                       oauth_services=['rdrive', 'scitokens*ap'])
     creds = os.path.join(ap.oauth_dir, ap.user)
 
@@ -187,10 +210,16 @@ def test_oauth_services_get_an_empty_credential(ap):
     for name in ('rdrive.use', 'scitokens_ap.use'):
         path = os.path.join(creds, name)
         st = os.stat(path)
-        assert (st.st_size, st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o600), name
+        with open(path, 'rb') as f:
+            assert f.read() == ap.user.encode(), name
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o600), name
 
     # the credentials are there: another batch stores nothing
     r = ap.runner.task(MODULE, dict(submit, batch_name='oauth-again'), become_user=ap.user, check_mode=True)
     assert r['oauth_stored'] == []
-    r = ap.runner.task(MODULE, args_for(ap, batch_name=batch, state='absent'), become_user=ap.user)
-    assert r['removed'] == r['job_ids'] and len(r['removed']) == 1
+
+    # what the job saw
+    r = ap.runner.task(MODULE, args_for(ap, batch_name=batch, state='retrieved'), become_user=ap.user)
+    assert r['retrieved'] == r['job_ids'] and len(r['retrieved']) == 1
+    with open(os.path.join(ap.work, 'creds.out')) as f:
+        assert f.read().splitlines() == ['rdrive.use: %s' % ap.user, 'scitokens_ap.use: %s' % ap.user]

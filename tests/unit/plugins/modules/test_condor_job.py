@@ -89,3 +89,10 @@ def test_quote_and_submit_values():
     assert condor_job.submit_value(True) == 'true'
     assert condor_job.submit_value(['a', 'b c']) == 'a, b c'
     assert condor_job.submit_value(16) == '16'
+
+
+def test_the_placeholder_oauth_credential_is_never_empty():
+    # an empty one is what the starter refuses ("Failed to decode credential sent by shadow!")
+    assert condor_job.placeholder_credential('alice@example.org') == b'alice'
+    assert condor_job.placeholder_credential('') == b'placeholder'
+    assert condor_job.placeholder_credential(None) == b'placeholder'
