@@ -515,12 +515,12 @@ wait_for_queue_change() {
     return 0
 }
 
-wait_until() {  # wait_until SECONDS COMMAND...: poll every second until COMMAND succeeds
+wait_until() {  # wait_until SECONDS COMMAND...: poll every quarter second until COMMAND succeeds
     local deadline=$(( $(date +%s) + $1 ))
     shift
     while ! "$@"; do
         [ "$(date +%s)" -ge "$deadline" ] && return 1
-        sleep 1
+        sleep 0.25
     done
 }
 
@@ -680,7 +680,7 @@ main() {
         fi
         [ -n "$SIGNALLED" ] && break
         [ "$(date +%s)" -ge "$deadline" ] && fail "the pool did not answer condor_q within ${LJ_STARTUP_TIMEOUT}s"
-        sleep 1
+        sleep 0.25
     done
     # the schedd advertises its jobs and asks for a negotiation cycle now, not at its next SCHEDD_INTERVAL
     [ -z "$SIGNALLED" ] && { condor condor_reschedule >/dev/null 2>&1 || log "condor_reschedule failed (harmless)"; }
