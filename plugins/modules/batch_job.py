@@ -156,8 +156,8 @@ options:
     default: {}
   wait_file:
     description:
-      - With O(wait), a file on this host that the job writes as its last act (a result file): between the
-        polls of O(poll_interval) it is looked for every second, and once it is written (during the wait: an
+      - With O(wait), a file on this host that the job writes as its last act (a result file). Between the
+        polls of O(poll_interval) it is looked for every second, and once it is written (during the wait; an
         older file does not count) the scheduler is asked every second, so the end of the job is seen within
         seconds however long O(poll_interval) is.
     type: path
