@@ -154,6 +154,13 @@ options:
         the submission environment into the job as a whole.
     type: dict
     default: {}
+  wait_file:
+    description:
+      - With O(wait), a file on this host that the job writes as its last act (a result file). Between the
+        polls of O(poll_interval) it is looked for every second, and once it is written (during the wait; an
+        older file does not count) the scheduler is asked every second, so the end of the job is seen within
+        seconds however long O(poll_interval) is.
+    type: path
 notes:
   - The options become command-line options of the submission command; the returned RV(directives) are the
     same options written as script directives, for the record or to copy into a script.
@@ -296,6 +303,7 @@ scheduler:
 
 import os
 import shlex
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -331,7 +339,17 @@ class BatchJobManager(object):
 
     def wait(self, job_id):
         p = self.params
-        return self.poller.wait(job_id, p['wait_timeout'], p['poll_interval'])
+        ready = None
+        if p['wait_file']:
+            since = time.time() - 1
+
+            def ready():
+                # written during this wait: a result left by an earlier job does not count
+                try:
+                    return os.stat(p['wait_file']).st_mtime >= since
+                except OSError:
+                    return False
+        return self.poller.wait(job_id, p['wait_timeout'], p['poll_interval'], ready=ready)
 
     # ------------------------------------------------------------------ submitted
     def job_spec(self):
@@ -467,6 +485,7 @@ def main():
         chdir=dict(type='path'),
         directives=dict(type='list', elements='str', default=[]),
         environment=dict(type='dict', default={}),
+        wait_file=dict(type='path'),
     )
     argument_spec.update(COMMON_ARGUMENT_SPEC)
     argument_spec.update(WAIT_ARGUMENT_SPEC)

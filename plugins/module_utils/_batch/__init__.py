@@ -555,8 +555,12 @@ class Poller:
             raise last_error
         return status
 
-    def wait(self, job_id, timeout, interval, unknown_polls=3, max_errors=None, on_poll=None):
-        """The final JobStatus; raises BatchError on timeout (with the last state) or persistent errors."""
+    def wait(self, job_id, timeout, interval, unknown_polls=3, max_errors=None, on_poll=None, ready=None):
+        """The final JobStatus; raises BatchError on timeout (with the last state) or persistent errors.
+
+        ready: a cheap local check (no scheduler query) that the job is about to end, e.g. that it wrote its
+        result file: looked at every second between polls; once true, the scheduler is asked every second.
+        """
         max_errors = max_errors or self.retries + 1
         grace = getattr(self.backend, 'unknown_grace', 0)
         deadline = self.clock() + timeout
@@ -590,7 +594,19 @@ class Poller:
                     timeout, job_id, status.state if status else 'never answered'))
                 err.status = status
                 raise err
-            self.sleep(max(0.0, min(interval, deadline - self.clock())))
+            self._pause(max(0.0, min(interval, deadline - self.clock())), ready)
+
+    def _pause(self, seconds, ready):
+        if ready is None:
+            self.sleep(seconds)
+            return
+        end = self.clock() + seconds
+        if ready():
+            end = min(end, self.clock() + 1.0)
+        while self.clock() < end:
+            self.sleep(min(1.0, end - self.clock()))
+            if ready():
+                return
 
 
 class WaitTimeout(BatchError):

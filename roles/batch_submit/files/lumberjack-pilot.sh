@@ -499,12 +499,28 @@ schedd_running() {
 
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
-wait_until() {  # wait_until SECONDS COMMAND...: poll every second until COMMAND succeeds
+log_stamp() { stat -L -c '%i %s %Y' "$1" 2>/dev/null; }  # changes whenever the schedd writes its job log
+
+# wait_for_queue_change LOG STAMP: sleep up to LJ_POLL_INTERVAL seconds in one-second steps, returning as soon
+# as LOG no longer matches STAMP (the schedd logged a change: a job started, ended, was held) or a signal
+# came; so the end of the last job is seen within a second or two, not a whole poll interval later.
+wait_for_queue_change() {
+    local i
+    for (( i = 0; i < LJ_POLL_INTERVAL; i++ )); do
+        sleep 1 &
+        wait $!
+        [ -n "$SIGNALLED" ] && return
+        [ "$(log_stamp "$1")" != "$2" ] && return
+    done
+    return 0
+}
+
+wait_until() {  # wait_until SECONDS COMMAND...: poll every quarter second until COMMAND succeeds
     local deadline=$(( $(date +%s) + $1 ))
     shift
     while ! "$@"; do
         [ "$(date +%s)" -ge "$deadline" ] && return 1
-        sleep 1
+        sleep 0.25
     done
 }
 
@@ -664,8 +680,10 @@ main() {
         fi
         [ -n "$SIGNALLED" ] && break
         [ "$(date +%s)" -ge "$deadline" ] && fail "the pool did not answer condor_q within ${LJ_STARTUP_TIMEOUT}s"
-        sleep 1
+        sleep 0.25
     done
+    # the schedd advertises its jobs and asks for a negotiation cycle now, not at its next SCHEDD_INTERVAL
+    [ -z "$SIGNALLED" ] && { condor condor_reschedule >/dev/null 2>&1 || log "condor_reschedule failed (harmless)"; }
     if [ "${#NODE_COMMANDS[@]}" -gt 0 ] && [ -z "$SIGNALLED" ]; then
         local logdir
         logdir=$(condor condor_config_val LOG)
@@ -686,6 +704,7 @@ main() {
             COUNTS=$(log_counts "$job_log")
             fail "condor_master exited on its own (status $status); see the daemons' logs"
         fi
+        stamp=$(log_stamp "$job_log")
         if counts=$(queue_counts); then
             read -r seen completed removed held active <<<"$counts"
             if [ "$active" = 0 ] && [ "$seen" -ge "$JOBS_TOTAL" ]; then
@@ -709,8 +728,7 @@ main() {
             reason="walltime margin reached: $(( WALLTIME_END - now ))s left, margin ${LJ_DRAIN_MARGIN}s"
             break
         fi
-        sleep "$LJ_POLL_INTERVAL" &
-        wait $!
+        wait_for_queue_change "$job_log" "$stamp"
     done
     if [ -n "$SIGNALLED" ]; then
         outcome=walltime

@@ -232,3 +232,17 @@ def test_info_gives_up_on_a_scheduler_that_never_answers(commands, capsys):
     r = run_module(batch_job_info, dict(scheduler='slurm', job_id='5', retries=1, retry_delay=0), capsys)
     assert r['failed'] is True and 'no answer about job 5' in r['msg']
     assert 'state' not in r
+
+
+def test_wait_file_written_makes_the_wait_poll_every_second(commands, tmp_path, capsys):
+    commands.on('squeue', (0, '9|j|RUNNING|None\n', ''), times=1)
+    commands.on('squeue', (0, '9|j|COMPLETED|None\n', ''))
+    commands.on('sacct', (1, '', 'Slurm accounting storage is disabled\n'))
+    commands.on('scontrol', (0, 'JobId=9 JobName=j JobState=COMPLETED Reason=None ExitCode=0:0\n', ''))
+    result = tmp_path / 'pilot.result'
+    result.write_text('outcome=finished\n')
+    # a poll interval of 10 minutes, a timeout of 20 s: only the result file can end the wait in time
+    r = run_module(batch_job, dict(scheduler='slurm', state='query', job_id='9', wait=True, wait_timeout=20,
+                                   poll_interval=600, wait_file=str(result)), capsys)
+    assert r.get('failed') is not True, r
+    assert r['state'] == 'completed'

@@ -224,3 +224,23 @@ def test_wait_gives_a_late_accounting_record_time():
     backend.unknown_grace = 5
     assert p.wait('1', timeout=1000, interval=1).state == 'unknown'
     assert clock.now == 6
+
+
+def test_wait_looks_for_the_ready_sign_every_second_and_then_polls_every_second():
+    p, backend, clock = poller(['running'] * 4 + ['completed'])
+    looks = []
+
+    def ready():
+        looks.append(clock.now)
+        return clock.now >= 33
+
+    st = p.wait('1', timeout=1000, interval=30, ready=ready)
+    # polls at 0 and 30; the sign is seen at 33: polls at 33, 34, 35 (completed) instead of 60 and 90
+    assert st.state == 'completed' and backend.calls == 5 and clock.now == 35
+    assert looks[:3] == [0, 1, 2]
+
+
+def test_wait_without_the_ready_sign_keeps_the_interval():
+    p, backend, clock = poller(['running', 'running', 'completed'])
+    st = p.wait('1', timeout=1000, interval=30, ready=lambda: False)
+    assert st.state == 'completed' and backend.calls == 3 and clock.now == 60
