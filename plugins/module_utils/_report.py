@@ -262,6 +262,9 @@ def site_report(path, record):
             row['home'] = 'unexported'
         elif job in not_imported:
             row['home'] = 'not imported: %s' % not_imported[job]
+        elif job in unfinished and 'imported' in values:
+            # the import is done and left it exported (lumberjack_unfinished=keep): a later run takes it over
+            row['home'] = 'kept exported'
         else:
             row['home'] = None
         row['result'] = _job_class(row)

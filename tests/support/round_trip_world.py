@@ -116,7 +116,7 @@ def round_trip_world(keep_env='LJ_KEEP_ROUND_TRIP_DIR'):
 
 
 SCHEDD_PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')
-ATTRS = ('ClusterId', 'ProcId', 'JobStatus', 'ExitCode', 'Managed', 'Owner', 'RemoteWallClockTime')
+ATTRS = ('ClusterId', 'ProcId', 'JobStatus', 'ExitCode', 'Managed', 'ManagedManager', 'Owner', 'RemoteWallClockTime')
 
 
 class Controller(object):

@@ -5,9 +5,10 @@
 """The round-trip playbooks end to end: real ssh, a real home schedd, real Slurm at the sites, real minicondors.
 
 See conftest.py for the hosts. Jobs of two owners go to one site (relay staging) while a second site (push
-staging) gets jobs longer than its walltime; the controller is killed during the wait and the re-run
-finishes without a second export or submission; a further run changes nothing. Another run is aborted after
-its launch; a pre-flight that finds a job selected by two sites exports nothing.
+staging) gets jobs longer than its walltime, and keeps them exported; the controller is killed during the
+wait and the re-run finishes without a second export or submission; a further run changes nothing; a later
+run takes the kept jobs over. Another run is aborted after its launch (and its jobs come back idle); a
+pre-flight that finds a job selected by two sites exports nothing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,8 +39,8 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     site_b = os.path.join(world.site_user.pw_dir, 'scratch-b')
     ctl.write_inventory('rt1', [
         ('site-a', '127.0.0.2', site_settings(world, site_a, [clusters['A'], clusters['B'], clusters['C']], 'relay')),
-        ('site-b', '127.0.0.3', site_settings(world, site_b, [clusters['D']], 'push', walltime='00:02:00',
-                                              drain_margin=85)),
+        ('site-b', '127.0.0.3', dict(site_settings(world, site_b, [clusters['D']], 'push', walltime='00:02:00',
+                                                   drain_margin=85), lumberjack_unfinished='keep')),
     ])
 
     # the controller is killed while it waits for the pilots
@@ -104,14 +105,16 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
         log = f.read()
     assert log.count('Job submitted from host') == 8 and log.count('Job terminated') == 8
 
-    # site-b's jobs hit the walltime: the pilot drained, they are reported and idle again at home
+    # site-b's jobs hit the walltime: the pilot drained, they are reported and, as site-b keeps them, still
+    # exported for a later run
     record_b = ctl.record('rt1', 'site-b')
     assert record_b['values']['pilot']['outcome'] == 'walltime'
     long_jobs = home_jobs(world, [clusters['D']])
     assert sorted(long_jobs) == ['%d.0' % clusters['D'], '%d.1' % clusters['D']]
     for job in long_jobs.values():
-        assert (job['JobStatus'], job['Managed']) == ('1', 'undefined'), job
+        assert (job['JobStatus'], job['Managed'], job['ManagedManager']) == ('1', 'External', 'Lumberjack'), job
     assert sorted(record_b['values']['unfinished']) == sorted(long_jobs)
+    assert record_b['values']['unexported'] == []
 
     # the report
     with open(os.path.join(ctl.dir, 'schedd', 'rt1', 'report.json')) as f:
@@ -122,7 +125,7 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     assert sorted(rows) == sorted(ids_a) and all(j['home'] == 'imported' for j in rows.values())
     assert rows['%d.2' % clusters['B']]['exit_code'] == 3 and rows['%d.2' % clusters['B']]['result'] == 'failed'
     assert sites['site-a']['bytes_out'] > 200000000
-    assert all(j['home'] == 'unexported' for j in sites['site-b']['jobs'])
+    assert all(j['home'] == 'kept exported' for j in sites['site-b']['jobs'])
     assert report['totals']['jobs'] == 22 and report['totals']['completed'] == 19
     assert os.path.exists(os.path.join(ctl.dir, 'schedd', 'rt1', 'report.html'))
     assert 'site-a: 20 jobs' in out
@@ -130,6 +133,23 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     # a finished run changes nothing
     out = ctl.run('round_trip')
     assert all(r['changed'] == 0 and r['failed'] == 0 for r in recap(out).values()), recap(out)
+
+    # a later run takes over the jobs site-b kept: exported again into its own export, launched; its abort
+    # brings them back idle and unmanaged at home
+    ctl.write_inventory('rt1-next', [('site-b', '127.0.0.3', site_settings(world, site_b, [clusters['D']], 'push'))],
+                        lumberjack_wait=False)
+    ctl.run('round_trip')
+    record_next = ctl.record('rt1-next', 'site-b')
+    assert 'launched' in record_next['phases']
+    assert sorted(record_next['values']['exported_jobs']) == sorted(long_jobs)
+    assert record_next['values']['adopted'] == dict((j, 'rt1') for j in long_jobs)
+    assert all(j['Managed'] == 'External' for j in home_jobs(world, [clusters['D']]).values())
+    assert ctl.record('rt1', 'site-b') == record_b
+    ctl.run('abort')
+    long_jobs = home_jobs(world, [clusters['D']])
+    assert len(long_jobs) == 2
+    for job in long_jobs.values():
+        assert (job['JobStatus'], job['Managed']) == ('1', 'undefined'), job
 
 
 def test_a_job_selected_by_two_sites_stops_the_preflight_and_nothing_is_exported(world):

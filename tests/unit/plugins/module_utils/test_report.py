@@ -113,6 +113,22 @@ def test_statuses_exit_codes_and_totals_across_sites(tmp_path):
         'total: 7 jobs, 1 completed, 4 unfinished, 2 failed; in 1.0 kB, out 500 B']
 
 
+def test_unfinished_jobs_left_exported_after_the_import_are_reported_kept(tmp_path):
+    log = engine_log(tmp_path, {
+        '30.0': {'JobStatus': 4, 'ExitCode': 0, 'Owner': 'alice'},
+        '30.1': {'JobStatus': 2, 'Owner': 'alice'}})
+    path = write_record(tmp_path, 'site-b', phases={'imported': '2026-01-01T10:00:00Z'}, values={
+        'returned_log': log, 'exported_jobs': ['30.0', '30.1'], 'imported': ['30.0'],
+        'unfinished': {'30.1': 'running'}, 'unexported': []})
+    rows = by_job(build_report([path], 'r1')['sites'][0])
+    assert rows['30.0']['home'] == 'imported'
+    assert (rows['30.1']['home'], rows['30.1']['result']) == ('kept exported', 'unfinished')
+    # before the import, an unfinished job has no outcome at home yet
+    before = write_record(tmp_path, 'site-c', phases={'finished': '2026-01-01T10:00:00Z'}, values={
+        'returned_log': log, 'exported_jobs': ['30.0', '30.1'], 'unfinished': {'30.1': 'running'}})
+    assert by_job(build_report([before], 'r1')['sites'][0])['30.1']['home'] is None
+
+
 def test_missing_record_and_recorded_failures(tmp_path):
     missing = str(tmp_path / 'site-x' / 'run.json')
     a = write_record(tmp_path, 'site-a', values={'failures': [{'phase': 'stage_in', 'reason': 'rsync: exit 23'},
