@@ -110,6 +110,7 @@ class Directories(object):
 
     def _entry(self, index, entry):
         p = self.module.params
+        path = mode = owner = None
         if isinstance(entry, dict):
             unknown = sorted(set(entry) - set(('path', 'mode', 'owner')))
             if unknown or not entry.get('path'):

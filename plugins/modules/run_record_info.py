@@ -28,11 +28,15 @@ author:
   - HEPCloud Lumberjack maintainers (@hepcloud)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
     details: Reads only, in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
 options:
   dir:
     description:

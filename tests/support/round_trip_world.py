@@ -119,6 +119,11 @@ SCHEDD_PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')
 ATTRS = ('ClusterId', 'ProcId', 'JobStatus', 'ExitCode', 'Managed', 'ManagedManager', 'Owner', 'RemoteWallClockTime')
 
 
+# the sites' minicondors: short cycles, so the suite's jobs start and end quickly
+POOL_CONFIG = {'NUM_CPUS': 4, 'SCHEDD_INTERVAL': 5, 'NEGOTIATOR_INTERVAL': 2, 'NEGOTIATOR_CYCLE_DELAY': 2,
+               'UPDATE_INTERVAL': 5, 'STARTER_UPDATE_INTERVAL': 5, 'MASTER_UPDATE_INTERVAL': 5, 'RUNBENCHMARKS': 0}
+
+
 class Controller(object):
     """ansible-playbook as the controller, with an inventory of the schedd host and the sites."""
 
@@ -138,11 +143,8 @@ class Controller(object):
         for name, address, settings in sites:
             hosts[name] = dict(sshd.host_vars(self.world.site_user.pw_name, address),
                                ansible_python_interpreter='/usr/bin/python3', **settings)
-        pool = {'NUM_CPUS': 4, 'SCHEDD_INTERVAL': 5, 'NEGOTIATOR_INTERVAL': 2, 'NEGOTIATOR_CYCLE_DELAY': 2,
-                'UPDATE_INTERVAL': 5, 'STARTER_UPDATE_INTERVAL': 5, 'MASTER_UPDATE_INTERVAL': 5,
-                'RUNBENCHMARKS': 0}
         inventory = {'all': {
-            'vars': dict({'lumberjack_run_id': run_id, 'lumberjack_pool_config': pool,
+            'vars': dict({'lumberjack_run_id': run_id, 'lumberjack_pool_config': POOL_CONFIG,
                           'lumberjack_poll_interval': 5}, **common),
             'children': {
                 'lumberjack_schedds': {'hosts': {'schedd': schedd}},

@@ -4,11 +4,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The round-trip playbooks end to end: real ssh, a real home schedd, real Slurm at the sites, real minicondors.
 
-See conftest.py for the hosts. Jobs of two owners go to one site (relay staging) while a second site (push
-staging) gets jobs longer than its walltime, and keeps them exported; the controller is killed during the
-wait and the re-run finishes without a second export or submission; a further run changes nothing; a later
-run takes the kept jobs over. Another run is aborted after its launch (and its jobs come back idle); a
-pre-flight that finds a job selected by two sites exports nothing.
+See conftest.py for the hosts. Jobs of two owners go to one site (relay staging); a second site (push
+staging) gets jobs longer than its walltime and keeps them exported; the pool of a third site is misconfigured.
+The controller is killed during the wait and the re-run finishes the two healthy sites without a second export
+or submission; the failed site's abort brings its jobs back idle; a further run changes nothing; a later run
+takes the kept jobs over. Another run is aborted after its launch (and its jobs come back idle); a pre-flight
+that finds a job selected by two sites exports nothing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,6 +24,7 @@ import time
 
 from ansible_collections.hepcloud.lumberjack.tests.support.round_trip_samples import SUBMIT_LONG, prepare_jobs, write_file
 from ansible_collections.hepcloud.lumberjack.tests.support.round_trip_world import (
+    POOL_CONFIG,
     Controller,
     home_jobs,
     owner_of,
@@ -34,20 +36,31 @@ from ansible_collections.hepcloud.lumberjack.tests.support.round_trip_world impo
 def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     a, b = world.owners
     clusters = prepare_jobs(world)
+    os.makedirs('%s/failing' % a.pw_dir)
+    os.chown('%s/failing' % a.pw_dir, a.pw_uid, a.pw_gid)
+    failing = world.home.submit(SUBMIT_LONG.format(home=a.pw_dir).replace('/long', '/failing'), a.pw_name,
+                                cwd=a.pw_dir)
     ctl = Controller(world, 'two-sites')
     site_a = os.path.join(world.site_user.pw_dir, 'scratch-a')
     site_b = os.path.join(world.site_user.pw_dir, 'scratch-b')
-    ctl.write_inventory('rt1', [
+    site_c = dict(site_settings(world, os.path.join(world.site_user.pw_dir, 'scratch-c'), [failing], 'relay'))
+    # site-c's pool is misconfigured (no authentication method its tools can use): its pilot fails, as
+    # condor_q never gets an answer
+    site_c['lumberjack_batch'] = dict(site_c['lumberjack_batch'], startup_timeout=5)
+    site_c['lumberjack_pool_config'] = dict(POOL_CONFIG, SEC_CLIENT_AUTHENTICATION_METHODS='NO_SUCH_METHOD')
+    hosts = [
         ('site-a', '127.0.0.2', site_settings(world, site_a, [clusters['A'], clusters['B'], clusters['C']], 'relay')),
         ('site-b', '127.0.0.3', dict(site_settings(world, site_b, [clusters['D']], 'push', walltime='00:02:00',
                                                    drain_margin=85), lumberjack_unfinished='keep')),
-    ])
+        ('site-c', '127.0.0.2', site_c),
+    ]
+    ctl.write_inventory('rt1', hosts)
 
     # the controller is killed while it waits for the pilots
     proc = ctl.start('round_trip')
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
-        if all('launched' in ctl.record('rt1', s).get('phases', {}) for s in ('site-a', 'site-b')):
+        if all('launched' in ctl.record('rt1', s).get('phases', {}) for s in ('site-a', 'site-b', 'site-c')):
             break
         time.sleep(1)
     assert proc.poll() is None, open(proc.log_path).read()[-6000:]
@@ -58,9 +71,11 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     for s in ('site-a', 'site-b'):
         assert 'finished' not in first[s]['phases'], first[s]
         assert first[s]['values']['batch_job_id']
+    assert ctl.record('rt1', 'site-c')['values']['batch_job_id']
 
-    # the re-run finishes the run: no second export, no second pilot
-    out = ctl.run('round_trip')
+    # the re-run finishes the run (no second export, no second pilot) at site-a and site-b, whatever site-c does
+    out = ctl.run('round_trip', expect_failure=True)
+    assert 'Site site-c: the pilot' in out and 'did not answer condor_q within 5s' in out
     for s in ('site-a', 'site-b'):
         record = ctl.record('rt1', s)
         assert record['phases']['exported'] == first[s]['phases']['exported']
@@ -120,17 +135,30 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     with open(os.path.join(ctl.dir, 'schedd', 'rt1', 'report.json')) as f:
         report = json.load(f)
     sites = dict((site['site'], site) for site in report['sites'])
-    assert sorted(sites) == ['site-a', 'site-b']
+    assert sorted(sites) == ['site-a', 'site-b', 'site-c']
     rows = dict((j['job'], j) for j in sites['site-a']['jobs'])
     assert sorted(rows) == sorted(ids_a) and all(j['home'] == 'imported' for j in rows.values())
     assert rows['%d.2' % clusters['B']]['exit_code'] == 3 and rows['%d.2' % clusters['B']]['result'] == 'failed'
     assert sites['site-a']['bytes_out'] > 200000000
     assert all(j['home'] == 'kept exported' for j in sites['site-b']['jobs'])
-    assert report['totals']['jobs'] == 22 and report['totals']['completed'] == 19
+    assert sites['site-c']['failures'][0]['phase'] == 'pilot'
+    assert 'did not answer condor_q within 5s' in sites['site-c']['failures'][0]['reason']
+    assert report['totals']['jobs'] == 24 and report['totals']['completed'] == 19
     assert os.path.exists(os.path.join(ctl.dir, 'schedd', 'rt1', 'report.html'))
     assert 'site-a: 20 jobs' in out
 
-    # a finished run changes nothing
+    # the failed site's jobs are still exported; its abort brings them back idle
+    assert all(j['Managed'] == 'External' for j in home_jobs(world, [failing]).values())
+    ctl.write_inventory('rt1', hosts[2:])
+    ctl.run('abort')
+    failed_jobs = home_jobs(world, [failing])
+    assert len(failed_jobs) == 2
+    assert all((j['JobStatus'], j['Managed']) == ('1', 'undefined') for j in failed_jobs.values()), failed_jobs
+    world.home.run(['condor_rm', str(failing)])
+
+    # a finished run changes nothing (once the report is written for the two sites left in the inventory)
+    ctl.write_inventory('rt1', hosts[:2])
+    ctl.run('round_trip')
     out = ctl.run('round_trip')
     assert all(r['changed'] == 0 and r['failed'] == 0 for r in recap(out).values()), recap(out)
 
