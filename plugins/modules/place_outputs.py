@@ -56,15 +56,26 @@ options:
         present).
       - Entries with C(exists=false) and user logs (kind V(userlog)) are ignored; user logs are appended with
         M(hepcloud.lumberjack.userlog_append). A home path listed twice is placed once, from its first entry.
+      - Exactly one of O(files) and O(files_from) is required.
     type: list
     elements: dict
-    required: true
+  files_from:
+    description:
+      - A JSON file on this host holding those entries (an object whose key C(files) holds the list), as
+        M(hepcloud.lumberjack.queue_outputs) writes it with C(files_dest); for queues of many jobs, whose list
+        should not pass through Ansible.
+    type: path
   inputs:
     description:
       - Home paths that were inputs of the jobs. Never overwritten (a conflict when an output would).
     type: list
     elements: path
     default: []
+  inputs_from:
+    description:
+      - A sandbox manifest on this host, as M(hepcloud.lumberjack.queue_rewrite) writes it with
+        C(manifest_dest). The C(src) of each of its files is an input, as if listed in O(inputs).
+    type: path
   since:
     description:
       - The time of the export, in seconds since the epoch. A home file modified later (it changed at home
@@ -98,6 +109,14 @@ EXAMPLES = r"""
     on_conflict: report
   become: true
   register: placed
+
+- name: Put the outputs of many jobs at home, the lists read from files (queue_outputs files_dest)
+  hepcloud.lumberjack.place_outputs:
+    src_root: /var/lib/lumberjack/run7/site-a/outputs
+    files_from: /var/lib/lumberjack/run7/site-a/outputs/scratch/alice/run7/outputs.json
+    inputs_from: /var/lib/lumberjack/run7/site-a/manifest.json
+    since: "{{ export.time }}"
+  become: true
 """
 
 RETURN = r"""
@@ -133,6 +152,8 @@ count:
   sample: 2
 """
 
+import json
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
@@ -157,23 +178,47 @@ def describe(conflicts):
     return text
 
 
+def read_json_list(module, path, what, key, field=None):
+    """The list `key` of the JSON file `path` (the `field` of each entry, when given)."""
+    try:
+        with open(path, 'rb') as f:
+            entries = json.loads(f.read().decode('utf-8', 'surrogateescape'))[key]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValueError('%s is not a list of objects' % key)
+        return [e[field] for e in entries] if field else entries
+    except (IOError, OSError) as e:
+        module.fail_json(msg='cannot read %s %s: %s' % (what, path, to_native(e)))
+    except (ValueError, KeyError, TypeError) as e:
+        module.fail_json(msg='%s is not %s (JSON with %s: [{...}]): %s' % (path, what, key, to_native(e)))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             src_root=dict(type='path', required=True),
-            files=dict(type='list', elements='dict', required=True),
+            files=dict(type='list', elements='dict'),
+            files_from=dict(type='path'),
             inputs=dict(type='list', elements='path', default=[]),
+            inputs_from=dict(type='path'),
             since=dict(type='float'),
             on_conflict=dict(type='str', choices=['fail', 'report'], default='fail'),
         ),
+        required_one_of=[('files', 'files_from')],
+        mutually_exclusive=[('files', 'files_from')],
         supports_check_mode=True,
     )
     p = module.params
-    check_files(module, p['files'])
+    files = p['files']
+    if p['files_from']:
+        files = read_json_list(module, p['files_from'], 'a list of outputs', 'files')
+    inputs = list(p['inputs'])
+    if p['inputs_from']:
+        inputs += read_json_list(module, p['inputs_from'], 'a sandbox manifest', 'files', 'src')
+    check_files(module, files)
     try:
-        placer = Placer(p['src_root'], inputs=p['inputs'], since=p['since'], check_mode=module.check_mode)
+        placer = Placer(p['src_root'], inputs=inputs, since=p['since'], check_mode=module.check_mode)
         with placer:
-            for entry in p['files']:
+            for entry in files:
                 placer.place(entry)
             placer.sync()
     except Conflict as e:

@@ -94,6 +94,13 @@ options:
     type: list
     elements: path
     default: []
+  files_dest:
+    description:
+      - 'Write RV(files) as JSON (an object whose key C(files) holds the list) here instead of returning it, so that the list of a
+        queue of many jobs never passes through Ansible. It is added to O(list_dest), so it travels home with
+        the files, where M(hepcloud.lumberjack.place_outputs) reads it (C(files_from)). Written atomically
+        (mode 0644), and only when its content changes. Its directory must exist.'
+    type: path
 seealso:
   - module: hepcloud.lumberjack.queue_rewrite
   - module: hepcloud.lumberjack.userlog_append
@@ -119,6 +126,17 @@ EXAMPLES = r"""
     manifest: /scratch/alice/run7/manifest.json
     list_dest: /scratch/alice/run7/outputs.list
   register: outputs
+
+- name: The same for a queue of many jobs, the file list kept out of Ansible (it goes home with the files)
+  hepcloud.lumberjack.queue_outputs:
+    path: /scratch/alice/run7/local_dir/spool/job_queue.log
+    path_map:
+      - from: /home/alice
+        to: /scratch/alice/run7/sandbox/home/alice
+    scan: true
+    list_dest: /scratch/alice/run7/outputs.list
+    files_dest: /scratch/alice/run7/outputs.json
+  register: outputs
 """
 
 RETURN = r"""
@@ -129,7 +147,7 @@ jobs:
   sample: 2
 files:
   description:
-    - Output files, each with its job, owner, kind (V(stdout), V(stderr), V(output), V(remap), and with
+    - Output files (an empty list with O(files_dest), which holds them), each with its job, owner, kind (V(stdout), V(stderr), V(output), V(remap), and with
       O(scan) V(iwd)), site and home path, whether it exists at the site (a regular file) and its size in
       bytes (0 when it does not exist).
   returned: always
@@ -206,14 +224,14 @@ def read_inputs(module, path):
                          % (path, to_native(e)))
 
 
-def write_list(module, dest, content):
+def write_list(module, dest, content, option='list_dest'):
     """Put `content` at `dest` when it differs; True when it does (in check mode: would)."""
     if os.path.isdir(dest):
-        module.fail_json(msg='list_dest %s is a directory: give the path of the list file to write' % dest)
+        module.fail_json(msg='%s %s is a directory: give the path of the file to write' % (option, dest))
     if not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
         if module.check_mode:
             return True
-        module.fail_json(msg='the directory of list_dest %s does not exist: create it first' % dest)
+        module.fail_json(msg='the directory of %s %s does not exist: create it first' % (option, dest))
     staged = StagedFile(dest, module.check_mode)
     try:
         with staged as f:
@@ -222,7 +240,7 @@ def write_list(module, dest, content):
             staged.commit(mode=0o644)
         return staged.changed
     except (IOError, OSError) as e:
-        module.fail_json(msg='cannot write list_dest %s: %s' % (dest, to_native(e)))
+        module.fail_json(msg='cannot write %s %s: %s' % (option, dest, to_native(e)))
     finally:
         staged.discard()
 
@@ -237,6 +255,7 @@ def main():
             manifest=dict(type='path'),
             list_dest=dict(type='path'),
             list_extra=dict(type='list', elements='path', default=[]),
+            files_dest=dict(type='path'),
         ),
         supports_check_mode=True,
     )
@@ -264,12 +283,18 @@ def main():
     paths, result['bytes'] = transfer_list(result)
     result['count'] = len(paths)
     changed = False
+    extra = list(p['list_extra'])
+    if p['files_dest']:
+        content = json.dumps(dict(files=result['files']), sort_keys=True, separators=(',', ':')) + '\n'
+        changed = write_list(module, p['files_dest'], content.encode('utf-8', 'surrogateescape'), 'files_dest')
+        result['files'] = []
+        extra.append(p['files_dest'])
     if p['list_dest']:
-        absent = [x for x in p['list_extra'] if not os.path.isfile(x)]
+        absent = [x for x in extra if not os.path.isfile(x) and not (module.check_mode and x == p['files_dest'])]
         if absent:
             module.fail_json(msg='list_extra names files that do not exist here: %s' % ', '.join(absent), **result)
-        extra = sorted(set(p['list_extra']) - set(paths))
-        changed = write_list(module, p['list_dest'], encode_list(sorted(paths + extra, key=lambda x: x.encode('utf-8', 'surrogateescape'))))
+        extra = sorted(set(extra) - set(paths))
+        changed = write_list(module, p['list_dest'], encode_list(sorted(paths + extra, key=lambda x: x.encode('utf-8', 'surrogateescape')))) or changed
     module.exit_json(changed=changed, **result)
 
 

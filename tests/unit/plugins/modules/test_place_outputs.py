@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import grp
 import hashlib
+import json
 import os
 import pwd
 
@@ -140,6 +141,42 @@ def test_inputs_and_files_changed_after_the_export_are_never_overwritten(tmp_pat
                        edited: 'the home file changed after the export'}
     assert all(c['job'] == '1.0' and c['src'] == t.src(c['home']) and os.path.isfile(c['src'])
                for c in r['conflicts'])
+
+
+def test_files_and_inputs_read_from_files(tmp_path):
+    """files_from (queue_outputs files_dest) and inputs_from (a sandbox manifest) act as files and inputs."""
+    t = Tree(tmp_path)
+    inp = t.output('w/input.txt', b'what the job made of it', kind='iwd')
+    t.home_file('w/input.txt', b'the input', EXPORT - 100)
+    fine = t.output('w/out.0', b'out')
+    files = tmp_path / 'outputs.json'
+    files.write_text(json.dumps({'files': t.files}))
+    manifest = tmp_path / 'manifest.json'
+    manifest.write_text(json.dumps({'files': [{'src': inp, 'dest': '/sb' + inp}], 'directories': []}))
+    r = run_module(place_outputs.main, dict(src_root=t.src_root, files_from=str(files), inputs_from=str(manifest),
+                                            since=EXPORT, on_conflict='report'))
+    assert r['placed'] == [fine] and [c['home'] for c in r['conflicts']] == [inp]
+    assert read(inp) == b'the input'
+    again = run_module(place_outputs.main, dict(src_root=t.src_root, files_from=str(files), since=EXPORT,
+                                                inputs_from=str(manifest), on_conflict='report'))
+    assert again['changed'] is False and again['unchanged'] == [fine]
+
+
+def test_files_from_and_inputs_from_must_be_readable_lists(tmp_path):
+    t = Tree(tmp_path)
+    t.output('w/out.0', b'out')
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"files": {"not": "a list"}}')
+    r = run_module(place_outputs.main, dict(src_root=t.src_root, files_from=str(bad)))
+    assert r['failed'] and '%s is not a list of outputs' % bad in r['msg']
+    r = run_module(place_outputs.main, dict(src_root=t.src_root, files_from=str(tmp_path / 'gone.json')))
+    assert r['failed'] and 'cannot read a list of outputs %s' % (tmp_path / 'gone.json') in r['msg']
+    r = run_module(place_outputs.main, dict(src_root=t.src_root, files=t.files, inputs_from=str(bad)))
+    assert r['failed'] and 'is not a sandbox manifest' in r['msg']
+    r = run_module(place_outputs.main, dict(src_root=t.src_root))
+    assert r['failed'] and 'files, files_from' in r['msg']
+    r = run_module(place_outputs.main, dict(src_root=t.src_root, files=t.files, files_from=str(bad)))
+    assert r['failed'] and 'mutually exclusive' in r['msg']
 
 
 def test_fail_places_everything_else_then_fails_listing_conflicts(tmp_path):

@@ -92,3 +92,23 @@ def test_module_adds_list_extra_to_the_transfer_list(tmp_path, write_log):
     assert run_module(queue_outputs.main, args)['changed'] is False
     r = run_module(queue_outputs.main, dict(args, list_extra=[log + '.gone']))
     assert r['failed'] and log + '.gone' in r['msg']
+
+
+def test_module_writes_the_files_to_files_dest_instead_of_returning_them(tmp_path, write_log):
+    log, mapping, sb_home, _inputs = scan_site(tmp_path, write_log)
+    listed = run_module(queue_outputs.main, dict(path=log, path_map=mapping, scan=True))['files']
+    dest, files = tmp_path / 'outputs.list', tmp_path / 'outputs.json'
+    args = dict(path=log, path_map=mapping, scan=True, list_dest=str(dest), files_dest=str(files))
+    r = run_module(queue_outputs.main, args, check_mode=True)
+    assert r['changed'] is True and not files.exists() and not dest.exists()
+    r = run_module(queue_outputs.main, args)
+    assert r['changed'] is True and r['files'] == []
+    assert json.loads(files.read_text()) == {'files': listed}
+    # it travels home with the outputs, but is not one of them
+    assert str(files).encode() + b'\0' in dest.read_bytes() and r['count'] == len(
+        [p for p in dest.read_bytes().split(b'\0') if p]) - 1
+    assert oct(os.stat(str(files)).st_mode & 0o777) == oct(0o644)
+    again = run_module(queue_outputs.main, args)
+    assert again['changed'] is False
+    r = run_module(queue_outputs.main, dict(args, files_dest=str(tmp_path)))
+    assert r['failed'] and 'files_dest %s is a directory' % tmp_path in r['msg']
