@@ -2,9 +2,10 @@
 # Copyright (c) hepcloud.lumberjack contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A real one-node Slurm cluster on loopback, for tests. Needs root and Debian's slurm-wlm and munge.
+"""A real Slurm cluster on loopback, for tests. Needs root and Debian's slurm-wlm and munge.
 
     cluster = SlurmCluster(accounting=True)   # accounting: slurmdbd + a private MariaDB, so sacct works
+    cluster = SlurmCluster(nodes=2)           # two nodes: two slurmd on this host, each its own port
     cluster.start()
     env = cluster.env()                       # SLURM_CONF for the client commands
     ...
@@ -19,6 +20,10 @@ user, slurmctld, slurmd and slurmdbd as root (SlurmUser=root), MariaDB as mysql.
 The node is declared with more CPUs than the machine may have (SlurmdParameters=config_overrides), so tests
 can ask for several tasks on a two-core machine; nothing is pinned (TaskPlugin=task/none,
 ProctrackType=proctrack/linuxproc), so the oversubscription is harmless.
+
+With nodes=N, N slurmd run on this host, each as a node of its own (its name, port and spool directory), so a
+job of several nodes really gets them: srun starts one task per node, each sees its node in SLURMD_NODENAME,
+though all share this host's name.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -76,9 +81,9 @@ class SlurmClusterError(Exception):
 
 
 class SlurmCluster:
-    """One slurmctld + one slurmd (+ optionally slurmdbd and MariaDB) in a temporary directory."""
+    """One slurmctld + one slurmd per node (+ optionally slurmdbd and MariaDB) in a temporary directory."""
 
-    def __init__(self, accounting=False, min_job_age=300, base_dir=None, start_timeout=60, jobcomp=False):
+    def __init__(self, accounting=False, min_job_age=300, base_dir=None, start_timeout=60, jobcomp=False, nodes=1):
         self.accounting = accounting
         self.jobcomp = jobcomp
         self.min_job_age = min_job_age
@@ -86,6 +91,8 @@ class SlurmCluster:
         self.suffix = secrets.token_hex(3)
         self.cluster_name = 'lj%s' % self.suffix
         self.node_name = 'ljnode%s' % self.suffix
+        # one node keeps the plain name; several are NAME1, NAME2, ...
+        self.node_names = [self.node_name] if nodes == 1 else ['%s%d' % (self.node_name, i + 1) for i in range(nodes)]
         self.partition = 'debug'
         self.dir = tempfile.mkdtemp(prefix='lj-slurm-', dir=base_dir)
         # client commands run by ordinary users read slurm.conf and talk to the munge socket
@@ -268,12 +275,13 @@ class SlurmCluster:
             ]
         else:
             lines += ['AccountingStorageType=accounting_storage/none', 'JobAcctGatherType=jobacct_gather/none']
-        lines += [
-            'NodeName=%s NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=%d RealMemory=%d State=UNKNOWN'
-            % (self.node_name, NODE_CPUS, NODE_MEMORY_MB),
-            'PartitionName=%s Nodes=%s Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO'
-            % (self.partition, self.node_name),
-        ]
+        for name in self.node_names:
+            # several nodes on this host: each slurmd needs a port of its own
+            port = ' Port=%d' % free_port() if len(self.node_names) > 1 else ''
+            lines.append('NodeName=%s NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=%d RealMemory=%d%s State=UNKNOWN'
+                         % (name, NODE_CPUS, NODE_MEMORY_MB, port))
+        lines.append('PartitionName=%s Nodes=%s Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO'
+                     % (self.partition, ','.join(self.node_names)))
         self._write(self.conf, '\n'.join(lines) + '\n', 0o644)
         # cgroup.conf: read by some plugins even when none of the cgroup plugins is in use
         self._write(os.path.join(d, 'cgroup.conf'), 'CgroupAutomount=no\nConstrainCores=no\nConstrainRAMSpace=no\n',
@@ -417,13 +425,14 @@ class SlurmCluster:
         self._wait('slurmctld', lambda: self.run('scontrol', 'ping', timeout=20).returncode == 0, [proc])
 
     def _start_slurmd(self):
-        spool = os.path.join(self.dir, 'spool', self.node_name)
-        os.makedirs(spool)
-        proc = self._spawn([_which('slurmd'), '-D', '-N', self.node_name, '-f', self.conf], 'slurmd')
-        self._slurmd = proc
+        self._slurmds = []
+        for name in self.node_names:
+            os.makedirs(os.path.join(self.dir, 'spool', name))
+            self._slurmds.append(self._spawn([_which('slurmd'), '-D', '-N', name, '-f', self.conf], 'slurmd'))
 
     def _wait_node_idle(self):
         def idle():
-            r = self.run('sinfo', '-h', '-N', '-n', self.node_name, '-o', '%T', timeout=20)
-            return r.returncode == 0 and r.stdout.strip().rstrip('*') == 'idle'
-        self._wait('node %s to be idle' % self.node_name, idle, [self._slurmd])
+            r = self.run('sinfo', '-h', '-N', '-n', ','.join(self.node_names), '-o', '%T', timeout=20)
+            states = [line.strip().rstrip('*') for line in r.stdout.splitlines() if line.strip()]
+            return r.returncode == 0 and states == ['idle'] * len(self.node_names)
+        self._wait('node(s) %s to be idle' % ', '.join(self.node_names), idle, self._slurmds)

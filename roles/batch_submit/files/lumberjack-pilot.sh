@@ -158,7 +158,7 @@ setup_condor_commands() {
             ;;
         podman)
             [ -n "$LJ_CONTAINER_IMAGE" ] || { echo "lumberjack-pilot: $ENV_FILE: LJ_CONTAINER_IMAGE is empty" >&2; exit 1; }
-            CONTAINER_NAME="lumberjack-$RUN_ID-$(hostname -s)"
+            CONTAINER_NAME="lumberjack-$RUN_ID-$(node_name)"
             MASTER_CMD=(podman run --rm --name "$CONTAINER_NAME" --network host --userns keep-id
                         --volume "$LJ_RUN_DIR:$LJ_RUN_DIR" --env CONDOR_CONFIG --env '_CONDOR_*'
                         "${LJ_CONTAINER_OPTIONS[@]}" "$LJ_CONTAINER_IMAGE" condor_master -f)
@@ -348,9 +348,13 @@ allocation_hosts() {  # the allocation's hosts, one a line, in order, without re
     fi | awk 'NF && !seen[$1]++ { print $1 }'
 }
 
+# This node's name as the allocation lists it: Slurm's node name (which need not be the host name, and is
+# not when several nodes share a host), else the short host name.
+node_name() { printf '%s' "${SLURMD_NODENAME:-$(hostname -s)}"; }
+
 find_extra_nodes() {  # EXTRA_NODES: the hosts besides this one
     local head h found=0
-    head=$(hostname -s)
+    head=$(node_name)
     EXTRA_NODES=()
     while read -r h; do
         if [ "$found" = 0 ] && { [ "$h" = "$head" ] || [ "${h%%.*}" = "$head" ]; }; then
@@ -415,7 +419,7 @@ launch_nodes() {
 # --node: the extra node's own condor_master with a startd only, joining the head's collector
 run_node() {
     local host local_dir head_log addr k v
-    host=$(hostname -s)
+    host=$(node_name)
     head_log=$(condor condor_config_val LOG) || { log "condor_config_val LOG failed on $host"; exit 1; }
     # the pool password and tokens stay where the head's configuration has them
     for k in SEC_PASSWORD_DIRECTORY SEC_PASSWORD_FILE SEC_TOKEN_POOL_SIGNING_KEY_FILE SEC_TOKEN_SYSTEM_DIRECTORY; do

@@ -26,9 +26,11 @@ import sys
 import tarfile
 import time
 
+import pytest
 import yaml
 
 from playbook import TARGET_PYTHON, collections_path  # pylint: disable=import-error
+from slurm_cluster import SlurmCluster  # pylint: disable=import-error
 
 UID_DOMAIN = 'lumberjack.test'  # the home pool's UID_DOMAIN and TRUST_DOMAIN (conftest.py)
 JOIN_TIMEOUT = int(os.environ.get('LJ_GLIDEIN_JOIN_TIMEOUT', '120'))
@@ -378,3 +380,44 @@ def test_a_pilot_with_the_pool_password_joins(home, slurm, pilot_user, workdir):
     apply_role(workdir, pilot_user, slurm, dict(v, glidein_state='absent'))
     wait_for(lambda: not slots(home, constraint), LEAVE_TIMEOUT, 'the pilot to leave',
              explain=lambda: diagnostics(pilot_user, home))
+
+
+@pytest.fixture(scope='module')
+def slurm_two_nodes(request, slurm):
+    """A second Slurm cluster of two nodes (two slurmd on this host); `slurm` first, so the suite's
+    requirements are checked and the pilot user (who needs only the client commands) is the same."""
+    cluster = SlurmCluster(accounting=False, min_job_age=2, nodes=2)
+    request.addfinalizer(cluster.stop)
+    cluster.start()
+    return cluster
+
+
+def test_a_pilot_of_two_nodes_runs_a_startd_on_each_and_both_leave(home, idtoken, slurm_two_nodes, pilot_user,
+                                                                   workdir):
+    """glidein_nodes=2 on two real Slurm nodes: srun starts a startd on each (named by the node's index in the
+    allocation), both join the home pool with their share of the allocation, and a scancel takes both out."""
+    slurm = slurm_two_nodes
+    site = 'LJ-NODES-%s' % secrets.token_hex(3)
+    v = role_vars(home, idtoken, site, glidein_nodes=2, glidein_cpus=1, glidein_memory='200M')
+    _recap, jobs = apply_role(workdir, pilot_user, slurm, v)
+    [job] = jobs['results']
+    batch_id = job['job_id']
+    constraint = 'GLIDEIN_Site =?= "%s"' % site
+
+    def both():
+        machines = [a for a in slots(home, constraint) if a['type'] == 'Machine']
+        return machines if len(machines) == 2 else None
+    ads = wait_for(both, JOIN_TIMEOUT, 'a startd of each node to join',
+                   explain=lambda: '%s\n%s' % (diagnostics(pilot_user, home), slurm.log('slurmd')[-2000:]))
+    # one pilot, a startd per node: STARTD_NAME is the pilot id and the node's index in the allocation
+    assert [a['job'] for a in ads] == [batch_id, batch_id] and len(set(a['pilot'] for a in ads)) == 1
+    assert sorted(re.search(r'@%s-(n\d+)' % re.escape(ads[0]['pilot']), a['name']).group(1) for a in ads) == [
+        'n0', 'n1'], ads
+    assert all((a['cpus'], a['memory']) == ('1', '200') for a in ads), ads
+    nodes = slurm.run('squeue', '-h', '-j', batch_id, '-o', '%N').stdout.strip()
+    assert slurm.run('scontrol', 'show', 'hostnames', nodes).stdout.split() == slurm.node_names
+    slurm.run('scancel', batch_id, check=True)
+    wait_for(lambda: not slots(home, constraint), LEAVE_TIMEOUT, 'both startds to leave the collector',
+             explain=lambda: diagnostics(pilot_user, home))
+    wait_for(lambda: not [d for d in pilot_dirs(pilot_user) if d.startswith(v['glidein_name'] + '-')], 30,
+             'the pilot directory to be removed')
