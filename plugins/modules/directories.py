@@ -121,7 +121,7 @@ class Directories(object):
             path, mode, owner = entry, p['mode'], p['owner']
         else:
             self.fail('paths[%d]: %r is neither a path nor a dictionary with a path' % (index, entry))
-        path = os.path.expanduser(str(path))
+        path = str(path)
         if not os.path.isabs(path):
             self.fail('paths[%d]: %s is not an absolute path: give the full path' % (index, path))
         try:
