@@ -173,6 +173,13 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     assert record_next['values']['adopted'] == dict((j, 'rt1') for j in long_jobs)
     assert all(j['Managed'] == 'External' for j in home_jobs(world, [clusters['D']]).values())
     assert ctl.record('rt1', 'site-b') == record_b
+    # a third run that selects them now is refused: another run holds them
+    ctl.write_inventory('rt1-third', [('site-b', '127.0.0.3', site_settings(world, site_b, [clusters['D']], 'push'))])
+    out = ctl.run('export', expect_failure=True)
+    assert 'jobs held by another run: %d.0 by run rt1-next at site site-b, phase launched' % clusters['D'] in out
+    assert 'exported' not in ctl.record('rt1-third', 'site-b').get('phases', {})
+    ctl.write_inventory('rt1-next', [('site-b', '127.0.0.3', site_settings(world, site_b, [clusters['D']], 'push'))],
+                        lumberjack_wait=False)
     ctl.run('abort')
     long_jobs = home_jobs(world, [clusters['D']])
     assert len(long_jobs) == 2
