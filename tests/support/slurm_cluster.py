@@ -6,6 +6,7 @@
 
     cluster = SlurmCluster(accounting=True)   # accounting: slurmdbd + a private MariaDB, so sacct works
     cluster = SlurmCluster(nodes=2)           # two nodes: two slurmd on this host, each its own port
+    cluster = SlurmCluster(gpus_per_node=2)   # GRES gpu:2 on each node (character devices stand in for GPUs)
     cluster.start()
     env = cluster.env()                       # SLURM_CONF for the client commands
     ...
@@ -24,6 +25,10 @@ ProctrackType=proctrack/linuxproc), so the oversubscription is harmless.
 With nodes=N, N slurmd run on this host, each as a node of its own (its name, port and spool directory), so a
 job of several nodes really gets them: srun starts one task per node, each sees its node in SLURMD_NODENAME,
 though all share this host's name.
+
+With gpus_per_node=K, each node has the generic resource gpu:K, backed by K character devices of this host
+(/dev/null, /dev/zero, ...: Slurm counts GPUs by their device files, and no GPU is here). Slurm grants them
+as it would GPUs: a job asking for some gets SLURM_GPUS_ON_NODE and CUDA_VISIBLE_DEVICES.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -41,6 +46,8 @@ import time
 
 NODE_CPUS = 4
 NODE_MEMORY_MB = 2000
+# character devices every host has, standing in for GPU device files in gres.conf
+GPU_STAND_IN_DEVICES = ('/dev/null', '/dev/zero', '/dev/full', '/dev/urandom')
 
 
 def free_port():
@@ -83,8 +90,10 @@ class SlurmClusterError(Exception):
 class SlurmCluster:
     """One slurmctld + one slurmd per node (+ optionally slurmdbd and MariaDB) in a temporary directory."""
 
-    def __init__(self, accounting=False, min_job_age=300, base_dir=None, start_timeout=60, jobcomp=False, nodes=1):
+    def __init__(self, accounting=False, min_job_age=300, base_dir=None, start_timeout=60, jobcomp=False, nodes=1,
+                 gpus_per_node=0):
         self.accounting = accounting
+        self.gpus_per_node = gpus_per_node
         self.jobcomp = jobcomp
         self.min_job_age = min_job_age
         self.start_timeout = start_timeout
@@ -275,14 +284,24 @@ class SlurmCluster:
             ]
         else:
             lines += ['AccountingStorageType=accounting_storage/none', 'JobAcctGatherType=jobacct_gather/none']
+        gres = ''
+        if self.gpus_per_node:
+            lines.append('GresTypes=gpu')
+            gres = ' Gres=gpu:%d' % self.gpus_per_node
         for name in self.node_names:
             # several nodes on this host: each slurmd needs a port of its own
             port = ' Port=%d' % free_port() if len(self.node_names) > 1 else ''
-            lines.append('NodeName=%s NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=%d RealMemory=%d%s State=UNKNOWN'
-                         % (name, NODE_CPUS, NODE_MEMORY_MB, port))
+            lines.append('NodeName=%s NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=%d RealMemory=%d%s%s State=UNKNOWN'
+                         % (name, NODE_CPUS, NODE_MEMORY_MB, port, gres))
         lines.append('PartitionName=%s Nodes=%s Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO'
                      % (self.partition, ','.join(self.node_names)))
         self._write(self.conf, '\n'.join(lines) + '\n', 0o644)
+        if self.gpus_per_node:
+            devices = GPU_STAND_IN_DEVICES[:self.gpus_per_node]
+            if len(devices) < self.gpus_per_node:
+                raise SlurmClusterError('at most %d GPUs per node' % len(GPU_STAND_IN_DEVICES))
+            self._write(os.path.join(d, 'gres.conf'), 'AutoDetect=off\n' + ''.join(
+                'NodeName=%s Name=gpu File=%s\n' % (n, dev) for n in self.node_names for dev in devices), 0o644)
         # cgroup.conf: read by some plugins even when none of the cgroup plugins is in use
         self._write(os.path.join(d, 'cgroup.conf'), 'CgroupAutomount=no\nConstrainCores=no\nConstrainRAMSpace=no\n',
                     0o644)

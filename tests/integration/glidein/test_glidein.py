@@ -384,9 +384,9 @@ def test_a_pilot_with_the_pool_password_joins(home, slurm, pilot_user, workdir):
 
 @pytest.fixture(scope='module')
 def slurm_two_nodes(request, slurm):
-    """A second Slurm cluster of two nodes (two slurmd on this host); `slurm` first, so the suite's
-    requirements are checked and the pilot user (who needs only the client commands) is the same."""
-    cluster = SlurmCluster(accounting=False, min_job_age=2, nodes=2)
+    """A second Slurm cluster of two nodes (two slurmd on this host) with two GPUs each (device files standing
+    in, see slurm_cluster.py); `slurm` first, so the suite's requirements are checked."""
+    cluster = SlurmCluster(accounting=False, min_job_age=2, nodes=2, gpus_per_node=2)
     request.addfinalizer(cluster.stop)
     cluster.start()
     return cluster
@@ -395,10 +395,16 @@ def slurm_two_nodes(request, slurm):
 def test_a_pilot_of_two_nodes_runs_a_startd_on_each_and_both_leave(home, idtoken, slurm_two_nodes, pilot_user,
                                                                    workdir):
     """glidein_nodes=2 on two real Slurm nodes: srun starts a startd on each (named by the node's index in the
-    allocation), both join the home pool with their share of the allocation, and a scancel takes both out."""
+    allocation), both join the home pool with their share of the allocation, GPUs included, and a scancel
+    takes both out.
+
+    Slurm grants one of each node's two GPUs (SLURM_GPUS_ON_NODE=1, CUDA_VISIBLE_DEVICES=0); no GPU is here,
+    so HTCondor's own discovery is asked to simulate two (condor_gpu_discovery -simulate), of which it reports
+    the one CUDA_VISIBLE_DEVICES names: the slot must have 1 GPU, what Slurm granted, not the 2 simulated."""
     slurm = slurm_two_nodes
     site = 'LJ-NODES-%s' % secrets.token_hex(3)
-    v = role_vars(home, idtoken, site, glidein_nodes=2, glidein_cpus=1, glidein_memory='200M')
+    v = role_vars(home, idtoken, site, glidein_nodes=2, glidein_cpus=1, glidein_memory='200M', glidein_gpus=1)
+    v['glidein_condor_config'] = dict(v['glidein_condor_config'], GPU_DISCOVERY_EXTRA='-simulate:0,2')
     _recap, jobs = apply_role(workdir, pilot_user, slurm, v)
     [job] = jobs['results']
     batch_id = job['job_id']
@@ -414,6 +420,9 @@ def test_a_pilot_of_two_nodes_runs_a_startd_on_each_and_both_leave(home, idtoken
     assert sorted(re.search(r'@%s-(n\d+)' % re.escape(ads[0]['pilot']), a['name']).group(1) for a in ads) == [
         'n0', 'n1'], ads
     assert all((a['cpus'], a['memory']) == ('1', '200') for a in ads), ads
+    gpus = home.run(['condor_status', '-constraint', constraint, '-af', 'TotalSlotGPUs', 'AssignedGPUs'],
+                    check=False).stdout.split('\n')
+    assert [line.split()[0] for line in gpus if line.strip()] == ['1', '1'], gpus
     nodes = slurm.run('squeue', '-h', '-j', batch_id, '-o', '%N').stdout.strip()
     assert slurm.run('scontrol', 'show', 'hostnames', nodes).stdout.split() == slurm.node_names
     slurm.run('scancel', batch_id, check=True)
