@@ -423,6 +423,10 @@ def test_a_pilot_of_two_nodes_runs_a_startd_on_each_and_both_leave(home, idtoken
     gpus = home.run(['condor_status', '-constraint', constraint, '-af', 'TotalSlotGPUs', 'AssignedGPUs'],
                     check=False).stdout.split('\n')
     assert [line.split()[0] for line in gpus if line.strip()] == ['1', '1'], gpus
+    # reachable through the collector's CCB (nodes with outbound network only): the startds registered there
+    addresses = home.run(['condor_status', '-any', '-constraint', 'MyType == "Machine" && ' + constraint, '-af',
+                          'MyAddress'], check=False).stdout.split()
+    assert len(addresses) == 2 and all('CCBID=' in a for a in addresses), addresses
     nodes = slurm.run('squeue', '-h', '-j', batch_id, '-o', '%N').stdout.strip()
     assert slurm.run('scontrol', 'show', 'hostnames', nodes).stdout.split() == slurm.node_names
     slurm.run('scancel', batch_id, check=True)
