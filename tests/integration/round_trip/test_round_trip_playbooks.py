@@ -8,7 +8,8 @@ See conftest.py for the hosts. Jobs of two owners go to one site (relay staging)
 staging) gets jobs longer than its walltime and keeps them exported; the pool of a third site is misconfigured.
 The controller is killed during the wait and the re-run finishes the two healthy sites without a second export
 or submission; the failed site's abort brings its jobs back idle; a further run changes nothing; a later run
-takes the kept jobs over. Another run is aborted after its launch (and its jobs come back idle); a pre-flight
+takes the kept jobs over, a third run selecting them is refused, and the later run, collected, drains at its
+walltime and un-exports them (the default), so they are idle at home again. Another run is aborted after its launch (and its jobs come back idle); a pre-flight
 that finds a job selected by two sites exports nothing.
 """
 
@@ -162,10 +163,10 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     out = ctl.run('round_trip')
     assert all(r['changed'] == 0 and r['failed'] == 0 for r in recap(out).values()), recap(out)
 
-    # a later run takes over the jobs site-b kept: exported again into its own export, launched; its abort
-    # brings them back idle and unmanaged at home
-    ctl.write_inventory('rt1-next', [('site-b', '127.0.0.3', site_settings(world, site_b, [clusters['D']], 'push'))],
-                        lumberjack_wait=False)
+    # a later run takes over the jobs site-b kept: exported again into its own export, launched, again with
+    # a walltime shorter than the jobs but now with the default for unfinished jobs (un-export them)
+    next_b = site_settings(world, site_b, [clusters['D']], 'push', walltime='00:02:00', drain_margin=85)
+    ctl.write_inventory('rt1-next', [('site-b', '127.0.0.3', next_b)], lumberjack_wait=False)
     ctl.run('round_trip')
     record_next = ctl.record('rt1-next', 'site-b')
     assert 'launched' in record_next['phases']
@@ -178,13 +179,24 @@ def test_round_trip_two_sites_resumed_after_the_controller_is_killed(world):
     out = ctl.run('export', expect_failure=True)
     assert 'jobs held by another run: %d.0 by run rt1-next at site site-b, phase launched' % clusters['D'] in out
     assert 'exported' not in ctl.record('rt1-third', 'site-b').get('phases', {})
-    ctl.write_inventory('rt1-next', [('site-b', '127.0.0.3', site_settings(world, site_b, [clusters['D']], 'push'))],
-                        lumberjack_wait=False)
-    ctl.run('abort')
+    # the later run is collected: its pilot drained at the walltime, the jobs are reported unfinished and,
+    # by default, un-exported: idle and unmanaged at home again
+    ctl.write_inventory('rt1-next', [('site-b', '127.0.0.3', next_b)])
+    ctl.run('collect')
+    record_next = ctl.record('rt1-next', 'site-b')
+    assert 'finished' in record_next['phases'], record_next['phases']
+    assert record_next['values']['pilot']['outcome'] == 'walltime'
+    assert sorted(record_next['values']['unfinished']) == sorted(long_jobs)
+    assert sorted(record_next['values']['unexported']) == sorted(long_jobs)
     long_jobs = home_jobs(world, [clusters['D']])
     assert len(long_jobs) == 2
     for job in long_jobs.values():
         assert (job['JobStatus'], job['Managed']) == ('1', 'undefined'), job
+    with open(os.path.join(ctl.dir, 'schedd', 'rt1-next', 'report.json')) as f:
+        report = json.load(f)
+    assert [j['home'] for j in report['sites'][0]['jobs']] == ['unexported', 'unexported']
+    out = ctl.run('collect')
+    assert all(r['changed'] == 0 and r['failed'] == 0 for r in recap(out).values()), recap(out)
 
 
 def test_a_job_selected_by_two_sites_stops_the_preflight_and_nothing_is_exported(world):
