@@ -143,6 +143,13 @@ options:
       - Replace an existing O(dest) with other content even without O(backup).
     type: bool
     default: false
+  mode:
+    description:
+      - The permissions of O(dest), as an octal string such as V('0600'). A O(dest) whose content is right but
+        whose mode differs gets this mode (and counts as a change).
+      - By default a new O(dest) takes the mode of O(path), and an existing one keeps its own.
+    type: str
+    version_added: 0.2.0
   manifest_dest:
     description:
       - Also write the manifest as JSON to this file (atomically, mode 0644). Useful when the manifest of a
@@ -269,6 +276,8 @@ manifest:
 
 import json
 import os
+import re
+import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -290,6 +299,14 @@ class QueueRewrite(object):
 
     def fail(self, msg, **kwargs):
         self.module.fail_json(msg=msg, **kwargs)
+
+    def mode(self):
+        mode = self.module.params['mode']
+        if mode is None:
+            return None
+        if not re.match(r'^0?[0-7]{3}$', mode):
+            self.fail('mode %s is not an octal mode such as 0600' % mode)
+        return int(mode, 8)
 
     def spec(self):
         p = self.module.params
@@ -343,6 +360,7 @@ class QueueRewrite(object):
             manifest_dir_missing = not os.path.isdir(os.path.dirname(os.path.abspath(p['manifest_dest'])))
             if manifest_dir_missing and not self.module.check_mode:
                 self.fail('the directory of manifest_dest %s does not exist' % p['manifest_dest'])
+        mode = self.mode()
         spec = self.spec()
         rewriter = QueueRewriter(self.path, spec)
         spool_from = p['spool_map']['from'] if p['spool_map'] else None
@@ -359,6 +377,8 @@ class QueueRewrite(object):
                 with writer as out:
                     state, appended, manifest, problems = rewriter.run(out=out, workers=p['workers'] or None)
                 tmp = writer.name
+                if mode is not None:
+                    os.chmod(tmp, mode)
         except QueueLogError as e:
             remove_quietly(tmp)
             self.fail(to_native(e))
@@ -386,7 +406,10 @@ class QueueRewrite(object):
         else:
             with open(tmp, 'rb') as written:
                 changed = not same_content(written, self.dest)
-        result = dict(changed=changed, path=self.path, dest=self.dest, changes=state.changes, added=len(appended),
+        # content alone decides whether the file is replaced; a mode that differs is set on the file in place
+        chmod = (mode is not None and not changed and os.path.exists(self.dest)
+                 and stat.S_IMODE(os.stat(self.dest).st_mode) != mode)
+        result = dict(changed=changed or chmod, path=self.path, dest=self.dest, changes=state.changes, added=len(appended),
                       dropped=list(state.warnings), processes=rewriter.processes)
         for w in state.warnings:
             self.module.warn(w)
@@ -416,6 +439,8 @@ class QueueRewrite(object):
                         result['backup_file'] = self.module.backup_local(self.dest)
                     os.rename(tmp, self.dest)
                     tmp = None
+                elif chmod:
+                    os.chmod(self.dest, mode)
                 if manifest_file is not None and manifest_file.changed:
                     manifest_file.commit(mode=0o644)
         except (IOError, OSError) as e:
@@ -472,6 +497,7 @@ def main():
             cluster_ids=dict(type='list', elements='int'),
             backup=dict(type='bool', default=False),
             force=dict(type='bool', default=False),
+            mode=dict(type='str'),
             manifest_dest=dict(type='path'),
             return_manifest=dict(type='bool', default=True),
             workers=dict(type='int', default=0),

@@ -391,6 +391,24 @@ def test_dest_with_the_same_content_is_not_changed(work):
     assert sorted(os.listdir(work.root)) == ['job_queue.log', 'spool']
 
 
+def test_mode_gives_dest_its_permissions_and_a_wrong_mode_alone_is_a_change(work):
+    dest = os.path.join(work.root, 'job_queue.log')
+    os.chmod(work.log, 0o644)
+    r = ok(rewrite(work.args(dest=dest, mode='0600')))
+    assert r['changed'] is True and mode_of(dest) == 0o600 and mode_of(work.log) == 0o644
+    assert read(dest) == work.expected_log()
+    again = ok(rewrite(work.args(dest=dest, mode='0600')))
+    assert again['changed'] is False
+    # the right content with another mode: only the mode is set, the file is not replaced
+    os.chmod(dest, 0o640)
+    inode = os.stat(dest).st_ino
+    preview = ok(rewrite(work.args(dest=dest, mode='0600'), check_mode=True))
+    assert preview['changed'] is True and mode_of(dest) == 0o640
+    fixed = ok(rewrite(work.args(dest=dest, mode='0600')))
+    assert fixed['changed'] is True and mode_of(dest) == 0o600 and os.stat(dest).st_ino == inode
+    assert ok(rewrite(work.args(dest=dest, mode='600')))['changed'] is False
+
+
 @pytest.fixture
 def other_dest(work, sample):
     """An existing dest with other content: the queue the HPC pool left (hpc_after_run)."""
@@ -570,6 +588,8 @@ BAD_OPTIONS = [
      lambda w: 'Rank is in both set_attributes and set_expressions'),
     ('negative-workers', lambda w: {'workers': -1},
      lambda w: 'workers is -1: give 0 (as many processes as pay off) or a positive number'),
+    ('mode-not-octal', lambda w: {'mode': 'u=rw'},
+     lambda w: 'mode u=rw is not an octal mode such as 0600'),
     ('dest-is-a-directory', lambda w: {'dest': w.root},
      lambda w: 'dest %s is a directory' % w.root),
     ('dest-directory-missing', lambda w: {'dest': os.path.join(w.root, 'no-such-dir', 'job_queue.log')},
