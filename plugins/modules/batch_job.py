@@ -154,6 +154,15 @@ options:
         the submission environment into the job as a whole.
     type: dict
     default: {}
+  job_id_file:
+    description:
+      - With O(state=submitted), write the job id (of the job submitted, or of the one found with O(unique)) to
+        this file, followed by a newline, as soon as it is known (before any wait), atomically and with mode
+        0644. A file that already holds that id is left alone.
+      - A later task, or a later run that finds the job ended, reads which job this was without asking the
+        scheduler.
+    type: path
+    version_added: 0.2.0
   wait_file:
     description:
       - With O(wait), a file on this host that the job writes as its last act (a result file). Between the
@@ -226,6 +235,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+wait_file_content:
+  description:
+    - The text of O(wait_file) once the wait ended (its first 1 MiB, undecodable bytes replaced); null when the
+      file is not there.
+  returned: with O(wait) and O(wait_file)
+  type: str
+  sample: "outcome=finished\njobs=20\n"
 job_id:
   description: The scheduler's job id (an array job's id). Null in check mode when nothing was submitted.
   returned: success
@@ -311,6 +327,19 @@ from ansible_collections.hepcloud.lumberjack.plugins.module_utils._batch import 
     ACTIVE, CANCELLED, COMMON_ARGUMENT_SPEC, TERMINAL, UNKNOWN, WAIT_ARGUMENT_SPEC,
     BatchError, JobSpec, JobStatus, TransientError, backend_from_module, run_manager,
 )
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._io import AtomicFile
+
+# a result file is small; the limit keeps a wrong path (a huge log) out of the task's result
+WAIT_FILE_LIMIT = 1 << 20
+
+
+def read_text(path, limit):
+    """The first `limit` bytes of `path` as text, or None when it cannot be read."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read(limit).decode('utf-8', 'replace')
+    except (IOError, OSError):
+        return None
 
 
 class BatchJobManager(object):
@@ -349,7 +378,10 @@ class BatchJobManager(object):
                     return os.stat(p['wait_file']).st_mtime >= since
                 except OSError:
                     return False
-        return self.poller.wait(job_id, p['wait_timeout'], p['poll_interval'], ready=ready)
+        status = self.poller.wait(job_id, p['wait_timeout'], p['poll_interval'], ready=ready)
+        if p['wait_file']:
+            self.result['wait_file_content'] = read_text(p['wait_file'], WAIT_FILE_LIMIT)
+        return status
 
     # ------------------------------------------------------------------ submitted
     def job_spec(self):
@@ -369,6 +401,10 @@ class BatchJobManager(object):
 
     def submitted(self):
         spec = self.job_spec()
+        id_file = self.params['job_id_file']
+        if id_file and (os.path.isdir(id_file) or not os.path.isdir(os.path.dirname(os.path.abspath(id_file)))):
+            # found out before anything is submitted
+            raise BatchError('job_id_file %s is a directory, or its directory does not exist' % id_file)
         self.backend.check_commands(['submit', 'status'])
         submission = self.backend.build_submission(spec)
         self.result.update(command=submission.argv, command_line=submission.command_line(),
@@ -381,6 +417,8 @@ class BatchJobManager(object):
                     self.module.warn('%d queued or running jobs are called %s; reporting the first' % (
                         len(existing), self.params['name']))
                 self.result['existing'] = True
+                if self.write_job_id(existing[0].job_id):
+                    self.result['changed'] = True
                 self.report(existing[0].job_id, existing[0])
                 return
         if self.check_mode:
@@ -388,7 +426,30 @@ class BatchJobManager(object):
             return
         job_id = self.backend.submit(submission)
         self.result.update(changed=True, job_id=job_id)
+        self.write_job_id(job_id)
         self.report(job_id)
+
+    def write_job_id(self, job_id):
+        """The job id into job_id_file; whether the file changed (in check mode: would change)."""
+        path = self.params['job_id_file']
+        if not path:
+            return False
+        content = ('%s\n' % job_id).encode('utf-8')
+        try:
+            with open(path, 'rb') as f:
+                if f.read(len(content) + 1) == content:
+                    return False
+        except (IOError, OSError):
+            pass
+        if self.check_mode:
+            return True
+        try:
+            with AtomicFile(path, mode=0o644) as f:
+                f.write(content)
+        except (IOError, OSError) as e:
+            raise BatchError('job %s was submitted, but its id could not be written to job_id_file %s: %s'
+                             % (job_id, path, e))
+        return True
 
     def report(self, job_id, status=None):
         """The job's state into the result: waited for with wait=true, else as it is now."""
@@ -486,6 +547,7 @@ def main():
         directives=dict(type='list', elements='str', default=[]),
         environment=dict(type='dict', default={}),
         wait_file=dict(type='path'),
+        job_id_file=dict(type='path'),
     )
     argument_spec.update(COMMON_ARGUMENT_SPEC)
     argument_spec.update(WAIT_ARGUMENT_SPEC)

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 
 import pytest
 
@@ -79,6 +80,36 @@ def test_submit_then_unique_reports_the_existing_job(commands, job_script, capsy
     # the environment values go to sbatch's own environment
     sbatch = [c for c in commands.calls if c['argv'][0].endswith('sbatch')][0]
     assert sbatch['data'] is None
+
+
+def test_job_id_file_holds_the_submitted_or_found_job(commands, job_script, tmp_path, capsys):
+    commands.on('sbatch', (0, '4242\n', ''))
+    commands.on('squeue --name=pilot', SQUEUE_EMPTY, times=1)
+    commands.on('squeue --name=pilot', (0, '4242|pilot|PENDING|Priority\n', ''))
+    commands.on('squeue -j 4242', (0, '4242|pilot|PENDING|Priority\n', ''))
+    id_file = tmp_path / 'pilot.job_id'
+    args = dict(scheduler='slurm', script=job_script, name='pilot', unique=True, job_id_file=str(id_file))
+    first = run_module(batch_job, args, capsys)
+    assert first['changed'] is True and id_file.read_text() == '4242\n'
+    assert oct(os.stat(str(id_file)).st_mode & 0o777) == oct(0o644)
+    # the job found by its name: the file holds its id already, nothing changes
+    second = run_module(batch_job, args, capsys)
+    assert (second['changed'], second['existing']) == (False, True)
+    # a file that lost its content is written again, in check mode only predicted
+    id_file.write_text('')
+    preview = run_module(batch_job, args, capsys, check_mode=True)
+    assert preview['changed'] is True and id_file.read_text() == ''
+    third = run_module(batch_job, args, capsys)
+    assert (third['changed'], third['existing']) == (True, True) and id_file.read_text() == '4242\n'
+    assert sum(1 for c in commands.commands() if c.startswith('sbatch')) == 1
+
+
+def test_job_id_file_without_its_directory_fails_before_submitting(commands, job_script, tmp_path, capsys):
+    r = run_module(batch_job, dict(scheduler='slurm', script=job_script, name='pilot',
+                                   job_id_file=str(tmp_path / 'missing' / 'pilot.job_id')), capsys)
+    assert r['failed'] is True and 'job_id_file %s/missing/pilot.job_id is a directory, or its directory does not ' \
+        'exist' % tmp_path in r['msg']
+    assert not any(c.startswith('sbatch') for c in commands.commands())
 
 
 def test_unique_in_check_mode_predicts_no_change(commands, job_script, capsys):
@@ -246,3 +277,13 @@ def test_wait_file_written_makes_the_wait_poll_every_second(commands, tmp_path, 
                                    poll_interval=600, wait_file=str(result)), capsys)
     assert r.get('failed') is not True, r
     assert r['state'] == 'completed'
+    assert r['wait_file_content'] == 'outcome=finished\n'
+
+
+def test_wait_file_never_written_is_returned_as_null(commands, tmp_path, capsys):
+    commands.on('squeue', (0, '9|j|COMPLETED|None\n', ''))
+    commands.on('sacct', (1, '', 'Slurm accounting storage is disabled\n'))
+    commands.on('scontrol', (0, 'JobId=9 JobName=j JobState=COMPLETED Reason=None ExitCode=0:0\n', ''))
+    r = run_module(batch_job, dict(scheduler='slurm', state='query', job_id='9', wait=True, wait_timeout=20,
+                                   poll_interval=1, wait_file=str(tmp_path / 'pilot.result')), capsys)
+    assert r['state'] == 'completed' and r['wait_file_content'] is None
