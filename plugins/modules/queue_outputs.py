@@ -100,6 +100,8 @@ options:
         queue of many jobs never passes through Ansible. It is added to O(list_dest), so it travels home with
         the files, where M(hepcloud.lumberjack.place_outputs) reads it (C(files_from)). Written atomically
         (mode 0644), and only when its content changes. Its directory must exist.'
+      - The object also holds RV(userlogs) under the key C(userlogs) (they are still returned as well), for
+        M(hepcloud.lumberjack.userlog_append) (C(logs_from)).
     type: path
 seealso:
   - module: hepcloud.lumberjack.queue_rewrite
@@ -285,7 +287,8 @@ def main():
     changed = False
     extra = list(p['list_extra'])
     if p['files_dest']:
-        content = json.dumps(dict(files=result['files']), sort_keys=True, separators=(',', ':')) + '\n'
+        content = json.dumps(dict(files=result['files'], userlogs=result['userlogs']), sort_keys=True,
+                             separators=(',', ':')) + '\n'
         changed = write_list(module, p['files_dest'], content.encode('utf-8', 'surrogateescape'), 'files_dest')
         result['files'] = []
         extra.append(p['files_dest'])

@@ -96,14 +96,16 @@ def test_module_adds_list_extra_to_the_transfer_list(tmp_path, write_log):
 
 def test_module_writes_the_files_to_files_dest_instead_of_returning_them(tmp_path, write_log):
     log, mapping, sb_home, _inputs = scan_site(tmp_path, write_log)
-    listed = run_module(queue_outputs.main, dict(path=log, path_map=mapping, scan=True))['files']
+    plain = run_module(queue_outputs.main, dict(path=log, path_map=mapping, scan=True))
+    listed = plain['files']
     dest, files = tmp_path / 'outputs.list', tmp_path / 'outputs.json'
     args = dict(path=log, path_map=mapping, scan=True, list_dest=str(dest), files_dest=str(files))
     r = run_module(queue_outputs.main, args, check_mode=True)
     assert r['changed'] is True and not files.exists() and not dest.exists()
     r = run_module(queue_outputs.main, args)
     assert r['changed'] is True and r['files'] == []
-    assert json.loads(files.read_text()) == {'files': listed}
+    assert json.loads(files.read_text()) == {'files': listed, 'userlogs': plain['userlogs']}
+    assert r['userlogs'] == plain['userlogs']
     # it travels home with the outputs, but is not one of them
     assert str(files).encode() + b'\0' in dest.read_bytes() and r['count'] == len(
         [p for p in dest.read_bytes().split(b'\0') if p]) - 1

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import pwd
 import stat
@@ -101,3 +102,71 @@ def test_not_a_user_log_names_the_file_and_line(logs, tmp_path):
     assert r['failed'] and 'bad.log line' in r['msg'] and 'garbage here' in r['msg']
     r = run(dict(src=str(site), dest=str(home), jobs=['x']))
     assert r['failed'] and "'x' is not a job id" in r['msg']
+
+
+def test_several_logs_in_one_task(logs, tmp_path, users):
+    """Each job's events go to its own log; a new log is created for its owner; a second run adds nothing."""
+    site, home = logs
+    submits = home.read_bytes()
+    other = tmp_path / 'other.log'
+    entries = [dict(src=str(site), dest=str(home), jobs=['1.0']),
+               dict(src=str(site), dest=str(other), jobs=['1.1'], create=True, owner=users.alice)]
+    r = run(dict(logs=entries), check_mode=True)
+    assert r['changed'] is True and r['appended'] == 6 and home.read_bytes() == submits and not other.exists()
+    r = run(dict(logs=entries))
+    assert r['changed'] is True and r['appended'] == 6 and r['per_job'] == {'1.0': 3, '1.1': 3}
+    assert [(x['dest'], x['appended'], x['changed']) for x in r['logs']] == [(str(home), 3, True), (str(other), 3, True)]
+    assert [e.job for e in iter_events(str(home)) if e.code != 0] == ['1.0'] * 3
+    # the submit event is left out (skip_events), as always
+    assert [(e.code, e.job) for e in iter_events(str(other))] == [(1, '1.1'), (6, '1.1'), (5, '1.1')]
+    assert os.stat(str(other)).st_uid == pwd.getpwnam(users.alice).pw_uid
+    again = run(dict(logs=entries))
+    assert again['changed'] is False and again['appended'] == 0 and again['already_there'] == 6
+
+
+def test_several_logs_are_all_checked_before_any_is_appended(logs, tmp_path):
+    site, home = logs
+    before = home.read_bytes()
+    entries = [dict(src=str(site), dest=str(home)), dict(src=str(tmp_path / 'missing.log'), dest=str(home))]
+    r = run(dict(logs=entries))
+    assert r['failed'] and 'missing.log does not exist' in r['msg']
+    assert home.read_bytes() == before
+    r = run(dict(logs=[dict(src=str(site), dest=str(tmp_path / 'new.log'), create=True, owner='no-such-user-lj')]))
+    assert r['failed'] and 'owner no-such-user-lj is not a local account' in r['msg']
+    assert not (tmp_path / 'new.log').exists()
+
+
+def test_logs_and_src_are_exclusive(logs):
+    site, home = logs
+    r = run(dict(logs=[dict(src=str(site), dest=str(home))], src=str(site)))
+    assert r['failed'] and 'mutually exclusive' in r['msg']
+    r = run(dict(src=str(site)))
+    assert r['failed'] and 'dest' in r['msg']
+
+
+def test_logs_from_the_list_queue_outputs_writes(logs, tmp_path, users):
+    """The user logs listed in outputs.json (as queue_outputs writes it), found under the directory the site's
+    files came back to; a log that was not at the site is skipped and named."""
+    site, home = logs
+    returned = tmp_path / 'returned'
+    (returned / 'scratch' / 'run').mkdir(parents=True)
+    (returned / 'scratch' / 'run' / 'jobs.log').write_bytes(site.read_bytes())
+    other = tmp_path / 'other.log'
+    listed = tmp_path / 'outputs.json'
+    listed.write_text(json.dumps({'files': [], 'userlogs': [
+        {'site': '/scratch/run/jobs.log', 'home': str(home), 'owner': users.alice, 'jobs': ['1.0'], 'exists': True,
+         'size': 1},
+        {'site': '/scratch/run/jobs.log', 'home': str(other), 'owner': users.alice, 'jobs': ['1.1'], 'exists': True,
+         'size': 1},
+        {'site': '/scratch/run/never.log', 'home': str(tmp_path / 'never.log'), 'owner': users.alice,
+         'jobs': ['2.0'], 'exists': False, 'size': 0},
+    ]}))
+    args = dict(logs_from=str(listed), src_root=str(returned), create=True)
+    r = run(args)
+    assert r['changed'] is True and r['per_job'] == {'1.0': 3, '1.1': 3}
+    assert r['not_at_site'] == ['/scratch/run/never.log'] and not (tmp_path / 'never.log').exists()
+    assert os.stat(str(other)).st_uid == pwd.getpwnam(users.alice).pw_uid
+    assert run(args)['changed'] is False
+    listed.write_text('{"files": []}')
+    r = run(args)
+    assert r['failed'] and 'is not a list of user logs as queue_outputs writes it' in r['msg']
