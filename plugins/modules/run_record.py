@@ -54,8 +54,10 @@ options:
     type: str
   phase:
     description:
-      - A phase this run has reached. Its time is recorded the first time only.
-    type: str
+      - A phase this run has reached, or several reached at once (in the order given). Each one's time is
+        recorded the first time only.
+    type: list
+    elements: str
     choices: [preflight, exported, staged_in, launched, finished, staged_out, imported, reported, aborted]
   values:
     description:
@@ -187,8 +189,9 @@ class RunRecord(object):
                 if record.get(name) != p[name]:
                     self.fail('%s records %s %r, not %r: it belongs to another round trip. Use another path, or '
                               'move the old record away if that run is over' % (path, name, record.get(name), p[name]))
-        if p['phase'] and p['phase'] not in record['phases']:
-            record['phases'][p['phase']] = _now()
+        for phase in p['phase'] or []:
+            if phase not in record['phases']:
+                record['phases'][phase] = _now()
         conflicts = []
         for key, value in p['values'].items():
             value = json.loads(json.dumps(value))       # as it will read back
@@ -230,7 +233,7 @@ def main():
             path=dict(type='path', required=True),
             run_id=dict(type='str'),
             site=dict(type='str'),
-            phase=dict(type='str', choices=list(PHASES)),
+            phase=dict(type='list', elements='str', choices=list(PHASES)),
             values=dict(type='dict', default={}),
             replace=dict(type='list', elements='str', default=[]),
             state=dict(type='str', choices=['present', 'query'], default='present'),

@@ -45,6 +45,17 @@ def test_phases_and_values_are_recorded_once(tmp_path):
     assert r['changed'] is False and r['record']['values']['batch_job_id'] == '4711'
 
 
+def test_several_phases_at_once(tmp_path):
+    path = str(tmp_path / 'run.json')
+    base = dict(path=path, run_id='run7', site='site-a')
+    run(dict(base, phase='imported'))
+    r = run(dict(base, phase=['imported', 'reported'], values={'imported': ['12.0']}))
+    assert r['changed'] is True and r['phases'] == ['imported', 'reported']
+    assert run(dict(base, phase=['imported', 'reported']))['changed'] is False
+    r = run(dict(base, phase=['reported', 'no-such-phase']))
+    assert r['failed'] is True and 'no-such-phase' in r['msg']
+
+
 def test_a_recorded_value_is_not_replaced_silently(tmp_path):
     path = str(tmp_path / 'run.json')
     base = dict(path=path, run_id='run7', site='site-a')
