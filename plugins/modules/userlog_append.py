@@ -80,7 +80,7 @@ options:
   logs_from:
     description:
       - A JSON file on this host whose key C(userlogs) lists the user logs, as
-        M(hepcloud.lumberjack.queue_outputs) writes it with C(files_dest): each with its C(site) path, C(home)
+        M(hepcloud.lumberjack.queue_outputs) writes it with C(files_dest), each with its C(site) path, C(home)
         path, C(owner), C(jobs) and whether it C(exists) at the site. The site path is found under
         O(src_root); a log that did not exist at the site is skipped (listed in RV(not_at_site)); O(create)
         applies to all, each created log owned by its owner.
