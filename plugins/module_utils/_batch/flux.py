@@ -48,9 +48,13 @@ def parse_jobs(text):
         exit_code = signal = None
         if state not in ACTIVE and re.match(r'^-?\d+$', code.strip()):
             # returncode: the highest job shell exit code; -N when signal N killed the job shell; -128 for a
-            # job cancelled before it started (flux-jobs(1))
+            # job cancelled before it started (flux-jobs(1)). A task killed by signal N makes the job shell
+            # exit with 128 + N (143 for a flux cancel of a running job, 142 for a timeout), which flux jobs
+            # itself reports as that signal.
             rc = int(code)
-            if rc >= 0:
+            if rc > 128:
+                exit_code, signal = rc, rc - 128
+            elif rc >= 0:
                 exit_code = rc
             elif rc != -128:
                 signal, exit_code = -rc, 128 - rc
@@ -117,8 +121,10 @@ class FluxBackend(Backend):
         records = parse_jobs(r.stdout) if r.rc == 0 else []
         if not records:
             text = r.output.lower()
+            # flux-core >= 0.80 exits 1 with "JobID ID unknown" when it knows none of the ids (older ones exit 0)
             forgotten = ('job not found' in text or 'unknown job' in text or 'invalid jobid' in text or
-                         re.search(r'\bjob\b.*\bnot found', text) is not None)
+                         re.search(r'\bjob\b.*\bnot found', text) is not None or
+                         re.search(r'\bjobid \S+ unknown', text) is not None)
             if r.rc == 0 or (forgotten and not looks_transient(r)):
                 return JobStatus(job_id, UNKNOWN, source='flux jobs',
                                  reason='flux jobs does not know job %s' % job_id)

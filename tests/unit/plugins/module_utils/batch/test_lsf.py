@@ -2,7 +2,8 @@
 # Copyright (c) hepcloud.lumberjack contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The LSF backend over outputs composed from IBM Spectrum LSF's documented formats (fixtures/lsf)."""
+"""The LSF backend over outputs composed from IBM Spectrum LSF's documented formats, and over the few real bsub and
+bjobs answers other projects published (fixtures/lsf, README.md there says which is which)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -86,3 +87,20 @@ def test_find_active(commands):
 
 def test_cancel(commands):
     assert make_backend('lsf', commands).cancel_argv('1234') == ['/usr/bin/bkill', '1234']
+
+
+# ---------------------------------------------------------------------------------------------- real samples
+@pytest.mark.parametrize('answer, job_id', [
+    ('lsf/aiida_bsub.txt', '764254593'), ('lsf/nextflow_bsub.txt', '2329803'), ('lsf/ood_bsub.txt', '542935'),
+])
+def test_real_bsub_answers(commands, answer, job_id):
+    commands.on('bsub', answer)
+    b = make_backend('lsf', commands)
+    assert b.submit(b.build_submission(JobSpec(script='/dev/null'))) == job_id
+
+
+def test_real_not_found_with_exit_status_0(commands):
+    # bjobs asked about one job it no longer knows exits 0 on some sites, 255 on others (LSB_BJOBS_CONSISTENT_EXIT_CODE)
+    commands.on('bjobs', 'lsf/aiida_bjobs_not_found.txt')
+    st = make_backend('lsf', commands, retries=0).status('864220165')
+    assert st.state == 'unknown' and st.exit_code is None

@@ -2,7 +2,8 @@
 # Copyright (c) hepcloud.lumberjack contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The PBS backend (PBS Professional and Torque) over outputs composed from their documented formats (fixtures/pbs)."""
+"""The PBS backend (PBS Professional and Torque) over real Torque outputs published by another project and over
+outputs composed from the documented formats (fixtures/pbs, README.md there says which is which)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -147,3 +148,29 @@ def test_find_active_uses_qselect(commands):
 
 def test_cancel(commands):
     assert pro(commands).cancel_argv('1234.pbsserver') == ['/usr/bin/qdel', '1234.pbsserver']
+
+
+# ---------------------------------------------------------------------------------------------- real samples
+@pytest.mark.parametrize('answer, job_id, state, code, signal, native', [
+    ('pbs/torque_ichec_completed_271.txt', '546437', 'failed', 143, 15, 'C'),
+    ('pbs/torque_ichec_completed_271_sched_hint.txt', '543984', 'failed', 143, 15, 'C'),
+    ('pbs/torque_ichec_running.txt', '555716', 'running', None, None, 'R'),
+    ('pbs/torque_ichec_held_depend.txt', '549159', 'queued', None, None, 'H'),
+    ('pbs/torque_ichec_queued.txt', '547637', 'queued', None, None, 'Q'),
+])
+def test_real_torque_qstat_f(commands, answer, job_id, state, code, signal, native):
+    commands.on('qstat -f', answer)
+    st = torque(commands).status(job_id)
+    assert (st.job_id, st.state, st.exit_code, st.signal, st.native_state) == (job_id, state, code, signal, native)
+    assert st.name.startswith('job_') or st.name in ('ini_J2', 'somejob')
+
+
+def test_real_torque_continuations_and_stray_lines():
+    # the post-job copy error in sched_hint has lines at column 0; they must not end the job or become attributes
+    from ansible_collections.hepcloud.lumberjack.plugins.module_utils._batch.pbs import parse_qstat_full
+    with open(__file__.replace('test_pbs.py', 'fixtures/pbs/torque_ichec_completed_271_sched_hint.txt')) as f:
+        [attrs] = parse_qstat_full(f.read())
+    assert attrs['exit_status'] == '271' and attrs['start_count'] == '1'
+    assert attrs['exec_host'].startswith('r2i7n17/0-23+r2i0n11/0-23') and attrs['exec_host'].endswith('r1i7n4/0-23')
+    assert attrs['sched_hint'].startswith('Post job file processing error; job 543984 on host r2i7n17')
+    assert not [k for k in attrs if not k[0].isalpha() and k != 'Job Id']
