@@ -53,6 +53,16 @@ options:
       - The user (a name) who owns each directory that does not name its own. Omit it to leave the owner as it
         is (a new directory belongs to the account that runs the module). Changing the owner needs root.
     type: str
+  owners_can_write:
+    description:
+      - Check, as each directory's owner, that they can create files in it: a directory above it that they
+        cannot search, an ACL or a read-only mount makes the task fail, naming the owner, the directory and
+        why. Only directories with an owner are checked, each by a child process that switches to that user
+        (this needs root, or to be that user).
+      - In check mode, the directories that exist already are checked.
+    type: bool
+    default: false
+    version_added: 0.2.0
 notes:
   - The mode is set exactly, whatever the umask.
 seealso:
@@ -77,6 +87,8 @@ EXAMPLES = r"""
       - path: /var/lib/lumberjack/run-42/export/bob
         owner: bob
     mode: '0700'
+    # the schedd writes the export as the owner: make sure they can
+    owners_can_write: true
   become: true
 """
 
@@ -97,6 +109,10 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.hepcloud.lumberjack.plugins.module_utils._as_user import (
+    Account, AsUserError, probe_dir, run_as,
+)
 
 
 class Directories(object):
@@ -153,6 +169,8 @@ class Directories(object):
                 self._one(path, mode, uid, owner, changes, before, after)
             except OSError as e:
                 self.fail('cannot make %s: %s' % (path, to_native(e)), changes=changes)
+        if self.module.params['owners_can_write']:
+            self._check_owners(changes)
         result = dict(changed=bool(changes), changes=changes)
         if self.module._diff and changes:
             result['diff'] = dict(before='\n'.join(before) + '\n' if before else '', after='\n'.join(after) + '\n')
@@ -184,6 +202,22 @@ class Directories(object):
             before.append('%s %04o %s' % (path, now_mode, _user(st.st_uid)))
             after.append('%s %04o %s' % (path, mode, owner or _user(st.st_uid)))
 
+    def _check_owners(self, changes):
+        problems = []
+        for path, _mode, _uid, owner in self.entries:
+            if owner is None or not os.path.isdir(path):
+                continue        # not there in check mode: it would be made for its owner
+            try:
+                probe = run_as(Account.by_name(str(owner)), probe_dir, path, False, 0o700, True)
+                problem = probe['problem']
+            except AsUserError as e:
+                problem = to_native(e)
+            if problem:
+                problems.append('%s cannot write %s (%s)' % (owner, path, problem))
+        if problems:
+            self.fail('%s. Every directory above must be searchable by its owner (mode 0755, or an ACL); the '
+                      'directories were made, nothing else was done' % '; '.join(problems), changes=changes)
+
     @staticmethod
     def _create(path, mode, uid):
         missing = []
@@ -214,6 +248,7 @@ def main():
             paths=dict(type='list', elements='raw', required=True),
             mode=dict(type='str', default='0755'),
             owner=dict(type='str'),
+            owners_can_write=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )

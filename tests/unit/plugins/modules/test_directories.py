@@ -123,3 +123,35 @@ def test_a_directory_that_cannot_be_made_fails_with_the_reason():
     # even root cannot make a directory in /proc
     result = run(['/proc/lumberjack-unit-test/run'])
     assert result['failed'] and 'cannot make /proc/lumberjack-unit-test/run' in result['msg']
+
+
+@pytest.fixture
+def open_dir():
+    """A directory every user can search (pytest's tmp_path is root's alone)."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix='lj-directories-', dir='/tmp')
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d)
+
+
+def test_owners_can_write_passes_for_an_owner_who_can(open_dir):
+    d = os.path.join(open_dir, 'export', 'nobody')
+    r = run([os.path.join(open_dir, 'export'), {'path': d, 'owner': 'nobody', 'mode': '0700'}], owners_can_write=True)
+    assert r['changed'] is True and os.listdir(d) == []       # the probe file is gone
+    assert run([{'path': d, 'owner': 'nobody', 'mode': '0700'}], owners_can_write=True)['changed'] is False
+
+
+def test_owners_can_write_fails_naming_the_owner_and_why(open_dir, tmp_path):
+    # a parent the owner cannot search: pytest's tmp_path (mode 0700, root's)
+    d = tmp_path / 'export' / 'nobody'
+    r = run([{'path': str(d), 'owner': 'nobody', 'mode': '0700'}], owners_can_write=True)
+    assert r['failed'] is True
+    assert 'nobody cannot write %s (' % d in r['msg'] and 'searchable by its owner' in r['msg']
+    assert r['changes'] == ['create %s 0700' % d]
+    # without the check the same task succeeds, as before
+    assert 'failed' not in run([{'path': str(d), 'owner': 'nobody', 'mode': '0700'}])
+    # in check mode, an existing directory is checked too
+    r = run([{'path': str(d), 'owner': 'nobody', 'mode': '0700'}], check_mode=True, owners_can_write=True)
+    assert r['failed'] is True and 'nobody cannot write' in r['msg']
