@@ -19,8 +19,10 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 from ansible_collections.hepcloud.lumberjack.tests.support.round_trip_samples import SUBMIT_LONG, prepare_jobs, write_file
@@ -218,6 +220,19 @@ def test_a_job_selected_by_two_sites_stops_the_preflight_and_nothing_is_exported
         assert not os.path.exists(os.path.join(ctl.dir, 'schedd', 'rt-overlap', site, 'export', a.pw_name,
                                                'job_queue.log'))
         assert 'exported' not in ctl.record('rt-overlap', site).get('phases', {})
+    # one site only, but the runs' directory on the schedd host lies under one its owners cannot search: the
+    # pre-flight names the owner and the directory, and nothing is exported
+    hidden = tempfile.mkdtemp(prefix='lj-private-', dir='/root')
+    os.chmod(hidden, 0o700)
+    try:
+        ctl.write_inventory('rt-hidden', [('site-a', '127.0.0.2', site_settings(world, base + '-a', [cluster], 'relay'))])
+        out = ctl.run('export', expect_failure=True, extra={'lumberjack_schedd_dir': hidden + '/runs'})
+        assert '%s cannot write %s/runs/rt-hidden/site-a/export/%s' % (a.pw_name, hidden, a.pw_name) in out, out[-3000:]
+        assert 'searchable by its owner' in out
+        assert not os.path.exists('%s/runs/rt-hidden/site-a/export/%s/job_queue.log' % (hidden, a.pw_name))
+        assert all(j['Managed'] == 'undefined' for j in home_jobs(world, [cluster]).values())
+    finally:
+        shutil.rmtree(hidden)
     world.home.run(['condor_rm', str(cluster)])
 
 
