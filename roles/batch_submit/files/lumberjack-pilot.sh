@@ -131,9 +131,10 @@ check_number() {  # check_number NAME VALUE
 }
 
 # How HTCondor's programs are run: CONDOR_RUN is the prefix for the client commands (empty for native
-# binaries), MASTER_CMD the foreground condor_master command.
+# binaries), MASTER_CMD the foreground condor_master command, CONFIG_RUN the prefix for condor_config_val,
+# which also runs before the pool is up (with podman, when there is no container to exec in yet).
 setup_condor_commands() {
-    local runtime=$LJ_CONTAINER_RUNTIME
+    local runtime=$LJ_CONTAINER_RUNTIME opts
     CONDOR_RUN=()
     case "$runtime" in
         '')
@@ -145,6 +146,7 @@ setup_condor_commands() {
             PATH="$LJ_CONDOR_BIN_DIR/bin:$LJ_CONDOR_BIN_DIR/sbin:$PATH"
             export PATH
             MASTER_CMD=("$LJ_CONDOR_BIN_DIR/sbin/condor_master" -f)
+            CONFIG_RUN=()
             ;;
         apptainer|singularity)
             [ -n "$LJ_CONTAINER_IMAGE" ] || { echo "lumberjack-pilot: $ENV_FILE: LJ_CONTAINER_IMAGE is empty" >&2; exit 1; }
@@ -155,14 +157,21 @@ setup_condor_commands() {
             done < <(compgen -e | grep -E '^(CONDOR_CONFIG|_CONDOR_[A-Za-z0-9_]+)$')
             CONDOR_RUN+=("${LJ_CONTAINER_OPTIONS[@]}" "$LJ_CONTAINER_IMAGE")
             MASTER_CMD=("${CONDOR_RUN[@]}" condor_master -f)
+            CONFIG_RUN=("${CONDOR_RUN[@]}")
             ;;
         podman)
             [ -n "$LJ_CONTAINER_IMAGE" ] || { echo "lumberjack-pilot: $ENV_FILE: LJ_CONTAINER_IMAGE is empty" >&2; exit 1; }
             CONTAINER_NAME="lumberjack-$RUN_ID-$(node_name)"
-            MASTER_CMD=(podman run --rm --name "$CONTAINER_NAME" --network host --userns keep-id
-                        --volume "$LJ_RUN_DIR:$LJ_RUN_DIR" --env CONDOR_CONFIG --env '_CONDOR_*'
-                        "${LJ_CONTAINER_OPTIONS[@]}" "$LJ_CONTAINER_IMAGE" condor_master -f)
+            opts=(--network host --userns keep-id --volume "$LJ_RUN_DIR:$LJ_RUN_DIR" --env CONDOR_CONFIG
+                  --env '_CONDOR_*' "${LJ_CONTAINER_OPTIONS[@]}" "$LJ_CONTAINER_IMAGE")
+            # --sig-proxy=false: a SIGTERM for the batch job must not reach condor_master before the pilot
+            # has stopped the schedd itself; --replace: a container of an earlier, killed pilot of this run
+            # (same name) does not stop this one from starting
+            MASTER_CMD=(podman run --rm --replace --sig-proxy=false --name "$CONTAINER_NAME" "${opts[@]}"
+                        condor_master -f)
             CONDOR_RUN=(podman exec "$CONTAINER_NAME")
+            # podman exec needs the running container: before it runs, a throw-away one answers
+            CONFIG_RUN=(podman run --rm "${opts[@]}")
             ;;
         *)
             echo "lumberjack-pilot: $ENV_FILE: LJ_CONTAINER_RUNTIME '$runtime' is not apptainer, singularity or podman" >&2
@@ -173,6 +182,10 @@ setup_condor_commands() {
 
 condor() {  # condor PROGRAM ARGS...: an HTCondor client command, natively or in the container
     timeout 60 ${CONDOR_RUN[@]+"${CONDOR_RUN[@]}"} "$@"
+}
+
+config_val() {  # config_val KNOB...: condor_config_val, also when the pool (its container) is not running
+    timeout 120 ${CONFIG_RUN[@]+"${CONFIG_RUN[@]}"} condor_config_val "$@"
 }
 
 quoted() { local a out=""; for a in "$@"; do out+="$(printf '%q' "$a") "; done; printf '%s' "${out% }"; }
@@ -420,10 +433,10 @@ launch_nodes() {
 run_node() {
     local host local_dir head_log addr k v
     host=$(node_name)
-    head_log=$(condor condor_config_val LOG) || { log "condor_config_val LOG failed on $host"; exit 1; }
+    head_log=$(config_val LOG) || { log "condor_config_val LOG failed on $host"; exit 1; }
     # the pool password and tokens stay where the head's configuration has them
     for k in SEC_PASSWORD_DIRECTORY SEC_PASSWORD_FILE SEC_TOKEN_POOL_SIGNING_KEY_FILE SEC_TOKEN_SYSTEM_DIRECTORY; do
-        if v=$(condor condor_config_val "$k" 2>/dev/null) && [ -n "$v" ]; then
+        if v=$(config_val "$k" 2>/dev/null) && [ -n "$v" ]; then
             export "_CONDOR_$k=$v"
         fi
     done
@@ -492,16 +505,26 @@ descendants() {  # pids of every descendant of $1, with their command names: "PI
         }'
 }
 
+# With podman the daemons are not the pilot's descendants (conmon is their parent) and the `podman run` client
+# may be gone while they run (a batch system's SIGTERM reaches it too): they are looked for in the container.
 # shellcheck disable=SC2317  # called through wait_until and stop_pool
 schedd_running() {
     if [ "$LJ_CONTAINER_RUNTIME" = podman ]; then
-        podman exec "$CONTAINER_NAME" pgrep -x condor_schedd >/dev/null 2>&1
+        timeout 30 podman exec "$CONTAINER_NAME" pgrep -x condor_schedd >/dev/null 2>&1
     else
         descendants "$MASTER_PID" | awk '$2 == "condor_schedd" { found = 1 } END { exit !found }'
     fi
 }
 
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+
+master_running() {
+    if [ "$LJ_CONTAINER_RUNTIME" = podman ]; then
+        timeout 30 podman exec "$CONTAINER_NAME" pgrep -x condor_master >/dev/null 2>&1
+    else
+        alive "$MASTER_PID"
+    fi
+}
 
 log_stamp() { stat -L -c '%i %s %Y' "$1" 2>/dev/null; }  # changes whenever the schedd writes its job log
 
@@ -531,10 +554,13 @@ wait_until() {  # wait_until SECONDS COMMAND...: poll every quarter second until
 # shellcheck disable=SC2317  # called through wait_until
 schedd_gone() { ! schedd_running; }
 # shellcheck disable=SC2317  # called through wait_until
-master_gone() { ! alive "$MASTER_PID"; }
+master_gone() { ! master_running; }
 
-kill_tree() {  # kill_tree SIGNAL PID: the process and its descendants
+kill_tree() {  # kill_tree SIGNAL PID: the process and its descendants (and with podman, the container)
     local pids
+    if [ "$LJ_CONTAINER_RUNTIME" = podman ]; then
+        timeout 60 podman kill --signal "$1" "$CONTAINER_NAME" >/dev/null 2>&1
+    fi
     pids=$(descendants "$2" | awk '{ print $1 }')
     # shellcheck disable=SC2086
     kill -s "$1" "$2" $pids 2>/dev/null
@@ -555,7 +581,7 @@ stop_pool() {
     local fast=$1 timeout=$LJ_STOP_TIMEOUT p
     [ "$fast" = 1 ] && timeout=$LJ_TERM_STOP_TIMEOUT
     STOPPING=1
-    if alive "$MASTER_PID"; then
+    if master_running; then
         if [ "$fast" = 1 ]; then
             condor condor_off -fast -schedd >&2 || log "condor_off -fast -schedd failed"
         else
@@ -565,7 +591,11 @@ stop_pool() {
             SCHEDD_STOP=clean
         else
             log "the schedd did not exit within ${timeout}s of condor_off: killing it"
-            descendants "$MASTER_PID" | awk '$2 == "condor_schedd" { print $1 }' | xargs -r kill -KILL 2>/dev/null
+            if [ "$LJ_CONTAINER_RUNTIME" = podman ]; then
+                timeout 30 podman exec "$CONTAINER_NAME" pkill -KILL -x condor_schedd 2>/dev/null
+            else
+                descendants "$MASTER_PID" | awk '$2 == "condor_schedd" { print $1 }' | xargs -r kill -KILL 2>/dev/null
+            fi
             SCHEDD_STOP=killed
         fi
         # the queue is safe on disk now: -fast, since a graceful startd would wait for the starters of
@@ -574,7 +604,8 @@ stop_pool() {
         [ "${#NODE_PIDS[@]}" -gt 0 ] && stop_node_masters
         condor condor_off -fast -master >&2 || log "condor_off -fast -master failed"
     else
-        SCHEDD_STOP=${SCHEDD_STOP/not_started/exited}
+        # the master (and so the schedd) went before it was asked to: nothing to stop
+        SCHEDD_STOP=exited
     fi
     if wait_until "$timeout" master_gone; then
         MASTER_STOP=clean
@@ -594,7 +625,9 @@ stop_pool() {
             NODES_STOP=killed
         fi
     done
-    [ "$LJ_CONTAINER_RUNTIME" = podman ] && podman rm -f "$CONTAINER_NAME" >/dev/null 2>&1
+    # the pool is down; what remains of its container goes (by now it has exited, and --rm removed it unless
+    # the podman client was gone)
+    [ "$LJ_CONTAINER_RUNTIME" = podman ] && timeout 60 podman rm -f -t 0 "$CONTAINER_NAME" >/dev/null 2>&1
     return 0
 }
 
@@ -611,6 +644,9 @@ on_term() {
 on_exit() {
     if [ -n "$MASTER_PID" ] && alive "$MASTER_PID"; then
         kill_tree KILL "$MASTER_PID"
+    fi
+    if [ -n "$MASTER_PID" ] && [ "$LJ_CONTAINER_RUNTIME" = podman ]; then
+        timeout 60 podman rm -f -t 0 "$CONTAINER_NAME" >/dev/null 2>&1
     fi
 }
 
@@ -640,6 +676,7 @@ main() {
         printf 'condor_config=%s\n' "$CONDOR_CONFIG"
         printf 'master=%s\n' "$(quoted "${MASTER_CMD[@]}")"
         printf 'client=%s\n' "$(quoted ${CONDOR_RUN[@]+"${CONDOR_RUN[@]}"} condor_q -allusers -af JobStatus)"
+        printf 'config=%s\n' "$(quoted ${CONFIG_RUN[@]+"${CONFIG_RUN[@]}"} condor_config_val SPOOL)"
         printf 'walltime_end=%s\n' "$WALLTIME_END"
         printf 'walltime_source=%s\n' "$WALLTIME_SOURCE"
         printf 'drain_at=%s\n' "$(( WALLTIME_END > 0 ? WALLTIME_END - LJ_DRAIN_MARGIN : 0 ))"
@@ -657,7 +694,9 @@ main() {
     trap 'on_term INT' INT
     trap on_exit EXIT
     [ -r "$CONDOR_CONFIG" ] || fail "$CONDOR_CONFIG is missing: lay out the run directory (minicondor_sandbox) first"
-    spool=$(condor condor_config_val SPOOL 2>&1) || fail "condor_config_val SPOOL failed with $CONDOR_CONFIG: $spool"
+    # stdout only: a container runtime may warn on stderr; on failure its messages are the reason
+    spool=$(config_val SPOOL 2>/dev/null) \
+        || fail "condor_config_val SPOOL failed with $CONDOR_CONFIG: $(config_val SPOOL 2>&1 | tail -n 5)"
     job_log="$spool/job_queue.log"
     [ -r "$job_log" ] || fail "$job_log is missing: place the exported queue there (queue_rewrite) before the pilot runs"
     COUNTS=$(log_counts "$job_log") || fail "cannot read $job_log"
@@ -680,7 +719,7 @@ main() {
             SCHEDD_STOP=exited
             MASTER_STOP=exited
             MASTER_PID=""
-            fail "condor_master exited during start-up; see the logs in $(condor condor_config_val LOG 2>/dev/null)"
+            fail "condor_master exited during start-up; see the logs in $(config_val LOG 2>/dev/null)"
         fi
         [ -n "$SIGNALLED" ] && break
         [ "$(date +%s)" -ge "$deadline" ] && fail "the pool did not answer condor_q within ${LJ_STARTUP_TIMEOUT}s"
@@ -699,7 +738,9 @@ main() {
     reason=""
     outcome=""
     while [ -z "$SIGNALLED" ]; do
-        if ! alive "$MASTER_PID"; then
+        if ! master_running; then
+            # a signal for the batch job may have taken the podman client with it: the pool is stopped below
+            [ -n "$SIGNALLED" ] && break
             wait "$MASTER_PID"
             status=$?
             SCHEDD_STOP=exited

@@ -70,6 +70,7 @@ def test_native_binaries(run_dir):
     install = run_dir.parent / 'condor-install-placeholder'
     assert out['master'] == '%s/sbin/condor_master -f' % install
     assert out['client'] == 'condor_q -allusers -af JobStatus'
+    assert out['config'] == 'condor_config_val SPOOL'
     assert out['condor_config'] == '%s/condor_config' % run_dir
     assert out['extra_nodes'] == '' and 'node_command' not in out
 
@@ -94,10 +95,14 @@ def test_singularity_takes_the_same_form(run_dir):
 def test_podman_runs_the_master_and_execs_the_clients_in_its_container(run_dir):
     out = printed(pilot(run_dir, {'LJ_CONTAINER_RUNTIME': 'podman', 'LJ_CONTAINER_IMAGE': 'htcondor/mini:25'}))
     name = 'lumberjack-run-7-%s' % HEAD
-    assert out['master'] == ("podman run --rm --name {n} --network host --userns keep-id --volume {d}:{d} "
-                             "--env CONDOR_CONFIG --env _CONDOR_\\* htcondor/mini:25 condor_master -f"
+    # the pilot, not podman, passes signals on; a container of an earlier pilot of the run is replaced
+    assert out['master'] == ("podman run --rm --replace --sig-proxy=false --name {n} --network host --userns keep-id "
+                             "--volume {d}:{d} --env CONDOR_CONFIG --env _CONDOR_\\* htcondor/mini:25 condor_master -f"
                              ).format(n=name, d=run_dir)
     assert out['client'] == 'podman exec %s condor_q -allusers -af JobStatus' % name
+    # before the pool runs there is no container to exec in: condor_config_val runs in one of its own
+    assert out['config'] == ("podman run --rm --network host --userns keep-id --volume {d}:{d} --env CONDOR_CONFIG "
+                             "--env _CONDOR_\\* htcondor/mini:25 condor_config_val SPOOL").format(d=run_dir)
 
 
 @pytest.mark.parametrize('settings, message', [
