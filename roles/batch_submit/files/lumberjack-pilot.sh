@@ -171,7 +171,7 @@ setup_condor_commands() {
                         condor_master -f)
             CONDOR_RUN=(podman exec "$CONTAINER_NAME")
             # podman exec needs the running container: before it runs, a throw-away one answers
-            CONFIG_RUN=(podman run --rm "${opts[@]}")
+            CONFIG_RUN=(podman run --rm --replace --name "$CONTAINER_NAME-config" "${opts[@]}")
             ;;
         *)
             echo "lumberjack-pilot: $ENV_FILE: LJ_CONTAINER_RUNTIME '$runtime' is not apptainer, singularity or podman" >&2
@@ -184,8 +184,20 @@ condor() {  # condor PROGRAM ARGS...: an HTCondor client command, natively or in
     timeout 60 ${CONDOR_RUN[@]+"${CONDOR_RUN[@]}"} "$@"
 }
 
-config_val() {  # config_val KNOB...: condor_config_val, also when the pool (its container) is not running
-    timeout 120 ${CONFIG_RUN[@]+"${CONFIG_RUN[@]}"} condor_config_val "$@"
+config_val() {  # config_val KNOB: condor_config_val, also when the pool (its container) is not running
+    local value="" client
+    if [ "$LJ_CONTAINER_RUNTIME" != podman ]; then
+        timeout 120 ${CONFIG_RUN[@]+"${CONFIG_RUN[@]}"} condor_config_val "$@"
+        return
+    fi
+    # The answer is taken as soon as it is printed: `podman run` can stay on well after its container has ended,
+    # waiting up to 20 s for podman's background clean-up of it, which the pilot need not wait for; then the
+    # throw-away container and that client go. No answer (an undefined knob prints none) is a failure.
+    read -r value < <(timeout 120 "${CONFIG_RUN[@]}" condor_config_val "$@")
+    client=$!
+    timeout 60 podman rm -f -t 0 "$CONTAINER_NAME-config" >/dev/null 2>&1
+    kill "$client" 2>/dev/null
+    [ -n "$value" ] && printf '%s\n' "$value"
 }
 
 quoted() { local a out=""; for a in "$@"; do out+="$(printf '%q' "$a") "; done; printf '%s' "${out% }"; }
@@ -615,6 +627,9 @@ stop_pool() {
         wait_until 5 master_gone || kill_tree KILL "$MASTER_PID"
         MASTER_STOP=killed
     fi
+    # the pool's container has ended: its `podman run` client may still wait for podman's clean-up (see
+    # config_val); the container is removed below
+    [ "$LJ_CONTAINER_RUNTIME" = podman ] && kill "$MASTER_PID" 2>/dev/null
     wait "$MASTER_PID" 2>/dev/null
     for p in ${NODE_PIDS[@]+"${NODE_PIDS[@]}"}; do
         NODES_STOP=${NODES_STOP/none/clean}

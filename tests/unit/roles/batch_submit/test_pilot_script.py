@@ -101,8 +101,8 @@ def test_podman_runs_the_master_and_execs_the_clients_in_its_container(run_dir):
                              ).format(n=name, d=run_dir)
     assert out['client'] == 'podman exec %s condor_q -allusers -af JobStatus' % name
     # before the pool runs there is no container to exec in: condor_config_val runs in one of its own
-    assert out['config'] == ("podman run --rm --network host --userns keep-id --volume {d}:{d} --env CONDOR_CONFIG "
-                             "--env _CONDOR_\\* htcondor/mini:25 condor_config_val SPOOL").format(d=run_dir)
+    assert out['config'] == ("podman run --rm --replace --name {n}-config --network host --userns keep-id --volume {d}:{d} --env CONDOR_CONFIG "
+                             "--env _CONDOR_\\* htcondor/mini:25 condor_config_val SPOOL").format(n=name, d=run_dir)
 
 
 @pytest.mark.parametrize('settings, message', [
