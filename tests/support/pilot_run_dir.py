@@ -15,6 +15,7 @@ __metaclass__ = type
 import os
 import secrets
 import shutil
+import sys
 import time
 
 from condor_pool import install_layout  # pylint: disable=import-error
@@ -75,10 +76,22 @@ def condor_config_text(run_dir, run_id, uid_domain=UID_DOMAIN):
     return '\n'.join(lines) + '\n'
 
 
-def make_run_dir(parent, user, job_log):
-    """RUN_DIR = parent/run-XXXX owned by `user`: condor_config, local_dir/{log,spool,...}, sandbox/ and the
-    exported log as local_dir/spool/job_queue.log (0600)."""
-    run_id = 'run-%s' % secrets.token_hex(3)
+def export_queue(pool, directory, clusters, user):
+    """Export the clusters (ids) of a running home `pool` into `directory` (made, owned by `user`) with
+    Schedd.export_jobs, as the export role does; returns the exported job_queue.log."""
+    os.mkdir(directory)
+    os.chown(directory, user.pw_uid, user.pw_gid)
+    code = ('import sys, htcondor2\n'
+            'r = htcondor2.Schedd().export_jobs(%r, %r, "/tmp/lj-pilot-unused-spool")\n'
+            'assert r["ActionResult"] == 1, r\n' % (['%d.0' % c for c in clusters], directory))
+    pool.run([sys.executable, '-c', code])
+    return os.path.join(directory, 'job_queue.log')
+
+
+def make_run_dir(parent, user, job_log, run_id=None):
+    """RUN_DIR = parent/RUN_ID (default run-XXXX) owned by `user`: condor_config, local_dir/{log,spool,...},
+    sandbox/ and the exported log as local_dir/spool/job_queue.log (0600)."""
+    run_id = run_id or 'run-%s' % secrets.token_hex(3)
     run_dir = os.path.join(parent, run_id)
     local = os.path.join(run_dir, 'local_dir')
     dirs = [run_dir, local, os.path.join(run_dir, 'sandbox')] + [

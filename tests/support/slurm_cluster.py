@@ -91,8 +91,10 @@ class SlurmCluster:
     """One slurmctld + one slurmd per node (+ optionally slurmdbd and MariaDB) in a temporary directory."""
 
     def __init__(self, accounting=False, min_job_age=300, base_dir=None, start_timeout=60, jobcomp=False, nodes=1,
-                 gpus_per_node=0):
+                 gpus_per_node=0, kill_wait=5):
         self.accounting = accounting
+        # seconds between a cancelled job's SIGTERM and its SIGKILL (Slurm's own default is 30)
+        self.kill_wait = kill_wait
         self.gpus_per_node = gpus_per_node
         self.jobcomp = jobcomp
         self.min_job_age = min_job_age
@@ -262,7 +264,7 @@ class SlurmCluster:
             'SlurmdParameters=config_overrides',
             'ReturnToService=2',
             'MinJobAge=%d' % self.min_job_age,
-            'KillWait=5',
+            'KillWait=%d' % self.kill_wait,
             'InactiveLimit=0',
             'SlurmctldTimeout=30',
             'SlurmdTimeout=60',

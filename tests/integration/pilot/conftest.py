@@ -23,7 +23,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..')
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
 from condor_pool import PersonalPool, condor_available  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from pilot_run_dir import UID_DOMAIN  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from pilot_run_dir import UID_DOMAIN, export_queue  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 SUBMIT = '''\
 executable = /bin/sh
@@ -99,14 +99,7 @@ def exports(base, site_user):
 
 
 def _export(pool, base, name, clusters, user):
-    d = os.path.join(base, 'export-' + name)
-    os.mkdir(d)
-    os.chown(d, user.pw_uid, user.pw_gid)
-    code = ('import sys, htcondor2\n'
-            'r = htcondor2.Schedd().export_jobs(%r, %r, "/tmp/lj-pilot-unused-spool")\n'
-            'assert r["ActionResult"] == 1, r\n' % (['%d.0' % c for c in clusters], d))
-    pool.run([sys.executable, '-c', code])
-    return os.path.join(d, 'job_queue.log')
+    return export_queue(pool, os.path.join(base, 'export-' + name), clusters, user)
 
 
 @pytest.fixture
