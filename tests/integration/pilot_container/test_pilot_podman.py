@@ -74,6 +74,17 @@ def queue_in_container(user, name):
                 (line.split() for line in p.stdout.splitlines() if len(line.split()) == 3))
 
 
+def _command_names(pids):
+    names = []
+    for pid in pids:
+        try:
+            with open('/proc/%d/comm' % pid) as f:
+                names.append(f.read().strip())
+        except (IOError, OSError):
+            continue
+    return names
+
+
 # ------------------------------------------------------------------------------------------------ local
 def test_local_podman_every_job_finishes(base, site_user, image, exports, sites):
     run_dir = make_run_dir(sites, site_user, exports.short)
@@ -140,7 +151,8 @@ def test_slurm_scancel_stops_the_container_and_the_daemons(base, site_user, imag
     else:
         pytest.fail('the pool never ran the jobs: %s\n%s' % (q, slurm.log('slurmd')[-2000:]))
     assert containers(site_user) == [name]
-    assert run_processes(run_dir)
+    # the pool's daemons, in the container, are found from here by their CONDOR_CONFIG like native ones
+    assert {'condor_master', 'condor_schedd'} <= set(_command_names(run_processes(run_dir)))
     slurm.run('scancel', job_id, check=True)
     assert wait_no_processes(run_dir, 60) == [], 'processes of the run are left after scancel'
     assert wait_no_containers(site_user, 30) == [], 'the pool\'s container is left after scancel'
