@@ -55,7 +55,7 @@ options:
     type: str
   owners_can_write:
     description:
-      - Check, as each directory's owner, that they can create files in it: a directory above it that they
+      - Check, as each directory's owner, that they can create files in it. A directory above it that they
         cannot search, an ACL or a read-only mount makes the task fail, naming the owner, the directory and
         why. Only directories with an owner are checked, each by a child process that switches to that user
         (this needs root, or to be that user).

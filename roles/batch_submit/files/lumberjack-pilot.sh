@@ -108,6 +108,7 @@ load_settings() {
     LJ_NODE_LAUNCHER=${LJ_NODE_LAUNCHER:-auto}
     LJ_NODE_LIST=${LJ_NODE_LIST:-}
     LJ_MPIEXEC=${LJ_MPIEXEC:-mpiexec}
+    if ! declare -p LJ_MPIEXEC_ARGS >/dev/null 2>&1; then LJ_MPIEXEC_ARGS=(); fi
     LJ_NETWORK_INTERFACE=${LJ_NETWORK_INTERFACE:-}
     LJ_WALLTIME=${LJ_WALLTIME:-}
     LJ_WALLTIME_END=${LJ_WALLTIME_END:-0}
@@ -418,7 +419,11 @@ build_node_commands() {
             NODE_COMMANDS+=("$(quoted srun --nodes="$n" --ntasks="$n" --ntasks-per-node=1 --nodelist="$list" \
                 --kill-on-bad-exit=0 --export=ALL "$SELF" --node "$ENV_FILE")") ;;
         mpiexec)
-            NODE_COMMANDS+=("$(quoted "$LJ_MPIEXEC" -n "$n" --host "$list" "$SELF" --node "$ENV_FILE")") ;;
+            # without the head's SLURMD_NODENAME: MPICH's mpiexec passes its whole environment on to the
+            # processes it starts, over the one srun (its launcher in a Slurm job) gives each node, and every
+            # extra node would take the head's name
+            NODE_COMMANDS+=("$(quoted env -u SLURMD_NODENAME "$LJ_MPIEXEC" \
+                ${LJ_MPIEXEC_ARGS[@]+"${LJ_MPIEXEC_ARGS[@]}"} -n "$n" --host "$list" "$SELF" --node "$ENV_FILE")") ;;
         pbsdsh)
             for h in "${EXTRA_NODES[@]}"; do
                 NODE_COMMANDS+=("$(quoted pbsdsh -h "$h" "$SELF" --node "$ENV_FILE")")

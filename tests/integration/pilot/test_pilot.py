@@ -3,10 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The batch_submit role and its pilot against the real HTCondor in /opt/condor, with the local scheduler and
-a real one-node Slurm, through ansible-playbook run as an ordinary site account on /usr/bin/python3.
+a real one- and two-node Slurm, through ansible-playbook run as an ordinary site account on /usr/bin/python3;
+the extra node's startd started by srun and by a real mpiexec (Debian's MPICH).
 
 The queues are real exports (Schedd.export_jobs) from a real home pool; the run directory's personal pool runs
-them as the site account. Skipped, saying why, without root, condor_master, sudo, or (for Slurm) slurmctld.
+them as the site account. Skipped, saying why, without root, condor_master, sudo, (for Slurm) slurmctld, or
+(for the mpiexec launch) mpiexec.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import shutil
 import subprocess
 import time
 
@@ -223,11 +226,15 @@ def test_slurm_scancel_stops_the_pool_cleanly(base, site_user, exports, sites, s
 
 
 # ------------------------------------------------------------------------------------------------ extra nodes
-MPIEXEC_STAND_IN = '''#!/bin/sh
-# test stand-in for mpiexec (no MPI here): drop "-n N --host LIST" and run the command on this host
-shift 4
-exec "$@"
-'''
+# what a real mpiexec runs, besides the started command: the launcher and its per-node proxy (MPICH's hydra, or
+# Open MPI's)
+MPI_LAUNCHERS = ('mpiexec', 'mpirun', 'orterun', 'prterun')
+MPI_PROXIES = ('hydra_pmi_proxy', 'orted', 'prted')
+
+
+def need_mpiexec():
+    if not shutil.which('mpiexec'):
+        pytest.skip('mpiexec is not installed (Debian package mpich): the mpiexec launch is tested with a real MPI')
 
 
 def _startds(run_dir):
@@ -236,6 +243,17 @@ def _startds(run_dir):
     p = subprocess.run(['/opt/condor/bin/condor_status', '-startd', '-af', 'Name'], env=env, capture_output=True,
                        text=True, timeout=60, check=False)
     return sorted(p.stdout.split()) if p.returncode == 0 else []
+
+
+def _commands(pids):
+    names = []
+    for pid in pids:
+        try:
+            with open('/proc/%d/comm' % pid) as f:
+                names.append(f.read().strip())
+        except (IOError, OSError):
+            continue
+    return names
 
 
 @pytest.fixture(scope='module')
@@ -249,56 +267,97 @@ def slurm_two_nodes(request):
     return cluster
 
 
-def test_slurm_two_nodes_srun_starts_a_startd_on_the_second(base, site_user, exports, sites, slurm_two_nodes):
-    """A pilot of two Slurm nodes (two slurmd on this host): the head runs the pool on the node its batch script
-    runs on, srun starts `pilot.sh --node` on the other, whose startd joins the head's collector, named after
-    its Slurm node (SLURMD_NODENAME: both nodes share this host's name); scancel stops both cleanly."""
-    slurm = slurm_two_nodes
+def _two_node_pilot(base, site_user, exports, sites, slurm, while_running=None, **variables):
+    """Submit a pilot of two Slurm nodes (two slurmd on this host) with the role, wait until the second node's
+    startd has joined the head's collector under the second node's name, call while_running(run_dir, job_id),
+    scancel, and check that both pools stopped cleanly. Returns the run directory."""
     run_dir = make_run_dir(sites, site_user, exports.mixed)
+    run_id = os.path.basename(run_dir)
     play = Playbook(base, dict(SLURM_CONF=slurm.conf), log=lambda: slurm.log('slurmctld'))
     # both pools on one host: the node's daemons must not take the head's collector for their own family (a
     # one-host artifact, see the facts file); across hosts this is not needed
     r = run_role(play, site_user, run_dir, register=('batch_submit_job_id',), batch_submit_scheduler='slurm',
                  batch_submit_walltime='30m', batch_submit_nodes=2,
-                 batch_submit_environment={'_CONDOR_SEC_USE_FAMILY_SESSION': 'False'})
+                 batch_submit_environment={'_CONDOR_SEC_USE_FAMILY_SESSION': 'False'}, **variables)
     job_id = r['batch_submit_job_id']
-    nodes = slurm.run('squeue', '-h', '-j', job_id, '-o', '%N').stdout.strip()
-    expected = ['%s-%s@' % (os.path.basename(run_dir), n) for n in slurm.node_names]
     deadline = time.time() + 120
+    head = ''
+    while not head and time.time() < deadline:
+        head = dict(f.split('=', 1) for f in slurm.run('scontrol', 'show', 'job', job_id).stdout.split()
+                    if '=' in f).get('BatchHost', '')
+        time.sleep(1)
+    second = [n for n in slurm.node_names if n != head]
+    assert head in slurm.node_names and len(second) == 1, (head, slurm.node_names)
+    second = second[0]
     names = []
     while time.time() < deadline:
         names = _startds(run_dir)
-        if len(names) == 2 and any(n.startswith(e) for n in names for e in expected):
+        if len(names) == 2 and [n for n in names if n.startswith('%s-%s@' % (run_id, second))]:
             break
         time.sleep(2)
     else:
-        pytest.fail('the second node\'s startd never joined (nodes %s): %s\n%s' % (
-            nodes, names, slurm.log('slurmd')[-2000:]))
-    extra = [e for e in expected if any(n.startswith(e) for n in names)]
-    assert len(extra) == 1, names
-    second = extra[0][len(os.path.basename(run_dir)) + 1:-1]
+        pytest.fail('the second node\'s startd never joined (head %s, second %s): %s\n%s' % (
+            head, second, names, slurm.log('slurmd')[-2000:]))
+    # the extra node is named after its own Slurm node, not after the head's
+    assert not [n for n in names if n.startswith('%s-%s@' % (run_id, head))], names
     assert os.path.exists(os.path.join(run_dir, 'local_dir', 'nodes', second, 'log', 'StartLog'))
+    assert not os.path.exists(os.path.join(run_dir, 'local_dir', 'nodes', head))
+    if while_running:
+        while_running(run_dir, job_id)
     slurm.run('scancel', job_id, check=True)
     assert wait_no_processes(run_dir, 60) == [], 'processes of the run or its second node are left after scancel'
     result = read_result(run_dir)
     assert result['outcome'] == 'walltime' and 'SIGTERM' in result['reason'], result
     assert (result['schedd_stop'], result['master_stop'], result['nodes_stop']) == ('clean', 'clean', 'clean')
+    return run_dir
 
 
-def test_extra_node_startd_joins_the_head_and_stops_with_it(site_user, exports, sites):
-    """The head pilot starts `pilot.sh --node` for the second host of the allocation through the launcher (here a
-    stand-in for mpiexec that runs it on this host): a real condor_master with only a startd, its own LOCAL_DIR
-    and names, joins the head's collector from the address file; SIGTERM to the head stops both pools."""
+def test_slurm_two_nodes_srun_starts_a_startd_on_the_second(base, site_user, exports, sites, slurm_two_nodes):
+    """A pilot of two Slurm nodes (two slurmd on this host): the head runs the pool on the node its batch script
+    runs on, srun starts `pilot.sh --node` on the other, whose startd joins the head's collector, named after
+    its Slurm node (SLURMD_NODENAME: both nodes share this host's name); scancel stops both cleanly."""
+    _two_node_pilot(base, site_user, exports, sites, slurm_two_nodes)
+
+
+def test_slurm_two_nodes_mpiexec_starts_a_startd_on_the_second(base, site_user, exports, sites, slurm_two_nodes):
+    """The same with batch_submit_node_launcher mpiexec and a real MPI (Debian's MPICH): mpiexec, in the Slurm
+    job, starts its proxy on the second node through srun (a job step on that node), the proxy starts
+    `pilot.sh --node`, whose startd joins the head under the second node's name although mpiexec passes the
+    head's environment on; scancel stops both pools and the MPI processes cleanly."""
+    need_mpiexec()
+    slurm = slurm_two_nodes
+
+    def mpi_at_work(run_dir, job_id):
+        # the real MPI started the node: its launcher and proxy run with the run's CONDOR_CONFIG, and the proxy
+        # is a Slurm job step on the second node
+        names = _commands(run_processes(run_dir))
+        assert [n for n in names if n.startswith(MPI_LAUNCHERS)], names
+        assert [n for n in names if n in MPI_PROXIES], names
+        steps = slurm.run('squeue', '-h', '-s', '-j', job_id, '-o', '%i %N').stdout.split('\n')
+        assert [s for s in steps if s.split()[:1] == ['%s.0' % job_id]], steps
+
+    run_dir = _two_node_pilot(base, site_user, exports, sites, slurm, while_running=mpi_at_work,
+                              batch_submit_node_launcher='mpiexec')
+    with open(os.path.join(run_dir, 'pilot.env')) as f:
+        assert 'LJ_NODE_LAUNCHER=mpiexec\n' in f.read()
+
+
+def test_mpiexec_outside_a_batch_system_with_its_arguments(site_user, exports, sites):
+    """The head pilot outside any batch system (the nodes from LJ_NODE_LIST) starts `pilot.sh --node` for the
+    second host through a real mpiexec with LJ_MPIEXEC_ARGS: hydra's fork launcher, which runs it on this host
+    whatever the host list says (there is no second host here, and without Slurm hydra would use ssh): a real
+    condor_master with only a startd, its own LOCAL_DIR and names, joins the head's collector from the address
+    file; SIGTERM to the head stops both pools and mpiexec."""
+    need_mpiexec()
+    p = subprocess.run(['mpiexec', '-info'], capture_output=True, text=True, timeout=30, check=False)
+    if 'HYDRA' not in p.stdout:
+        pytest.skip('mpiexec is not MPICH\'s hydra: the test uses its fork launcher (-launcher fork)')
     run_dir = make_run_dir(sites, site_user, exports.mixed)
-    launcher = os.path.join(run_dir, 'mpiexec-stand-in')
-    with open(launcher, 'w') as f:
-        f.write(MPIEXEC_STAND_IN)
-    os.chmod(launcher, 0o755)
     head = subprocess.run(['hostname', '-s'], capture_output=True, text=True, check=True).stdout.strip()
     env_file = os.path.join(run_dir, 'pilot.env')
     with open(env_file, 'w') as f:
         f.write('LJ_RUN_DIR=%s\nLJ_CONDOR_BIN_DIR=/opt/condor\nLJ_NODE_LIST=%s,othernode\nLJ_NODE_LAUNCHER=mpiexec\n'
-                'LJ_MPIEXEC=%s\nLJ_POLL_INTERVAL=2\nLJ_WALLTIME=30m\n' % (run_dir, head, launcher))
+                'LJ_MPIEXEC_ARGS=(-launcher fork)\nLJ_POLL_INTERVAL=2\nLJ_WALLTIME=30m\n' % (run_dir, head))
     script = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'batch_submit', 'files',
                           'lumberjack-pilot.sh')
     subprocess.run(['install', '-m', '0755', '-o', str(site_user.pw_uid), os.path.abspath(script),
@@ -317,6 +376,8 @@ def test_extra_node_startd_joins_the_head_and_stops_with_it(site_user, exports, 
         names = _startds(run_dir)
         assert [n for n in names if n.startswith(node)] and len(names) == 2, names
         assert os.path.exists(os.path.join(run_dir, 'local_dir', 'nodes', head, 'log', 'StartLog'))
+        commands = _commands(run_processes(run_dir))
+        assert 'hydra_pmi_proxy' in commands and [n for n in commands if n.startswith('mpiexec')], commands
         # SIGTERM reaches the pilot (sudo passes it on), as scancel's would
         pilot.send_signal(15)
         assert pilot.wait(90) == 3
@@ -325,7 +386,7 @@ def test_extra_node_startd_joins_the_head_and_stops_with_it(site_user, exports, 
             pilot.send_signal(15)
             pilot.wait(90)
         out.close()
-    assert wait_no_processes(run_dir, 30) == [], 'processes of the run or its extra node are left'
+    assert wait_no_processes(run_dir, 30) == [], 'processes of the run, its extra node or mpiexec are left'
     result = read_result(run_dir)
     assert result['outcome'] == 'walltime' and 'SIGTERM' in result['reason'], result
     assert (result['schedd_stop'], result['master_stop'], result['nodes_stop']) == ('clean', 'clean', 'clean')

@@ -5,8 +5,8 @@
 """The pilot script's decisions, without HTCondor: the command lines it builds (--print), the walltime end it
 finds, and the job counts it reads from real job_queue.log samples (--count).
 
-No container runtime, MPI or PBS is installed on the test machine: the container and node-launch command lines
-are checked here as text only. The pilot's real runs are in tests/integration/pilot.
+The container and node-launch command lines are checked here as text only. The pilot's real runs, with real
+srun and mpiexec launches, are in tests/integration/pilot.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -146,7 +146,20 @@ def test_pbsdsh_once_per_host_from_the_node_file(run_dir, tmp_path):
 def test_mpiexec_elsewhere_and_head_taken_first_when_not_listed(run_dir):
     out = printed(pilot(run_dir, {'LJ_MPIEXEC': '/opt/mpi/bin/mpiexec'}, env={'LSB_JOBID': '9', 'LSB_HOSTS': 'a1 a1 a2'}))
     assert out['extra_nodes'] == 'a2'
-    assert out['node_command'] == ['/opt/mpi/bin/mpiexec -n 1 --host a2 %s --node %s/pilot.env' % (PILOT, run_dir)]
+    assert out['node_command'] == ['env -u SLURMD_NODENAME /opt/mpi/bin/mpiexec -n 1 --host a2 %s --node %s/pilot.env'
+                                   % (PILOT, run_dir)]
+
+
+def test_mpiexec_in_slurm_with_its_arguments_and_without_the_heads_node_name(run_dir):
+    """The head's SLURMD_NODENAME is not passed on (MPICH's mpiexec would give it to every node); the
+    LJ_MPIEXEC_ARGS come before the process count and host list, each one word."""
+    out = printed(pilot(run_dir, {'LJ_NODE_LAUNCHER': 'mpiexec', 'LJ_MPIEXEC_ARGS': "(-launcher ssh -iface 'ib 0')"},
+                        env={'SLURM_JOB_ID': '42', 'SLURM_JOB_END_TIME': '2000000000', 'SLURMD_NODENAME': 'nid001',
+                             'SLURM_JOB_NODELIST': 'nid001,nid002,nid003'}))
+    assert out['extra_nodes'] == 'nid002 nid003' and out['node_launcher'] == 'mpiexec'
+    assert out['node_command'] == [
+        "env -u SLURMD_NODENAME mpiexec -launcher ssh -iface ib\\ 0 -n 2 --host nid002\\,nid003 %s --node %s/pilot.env"
+        % (PILOT, run_dir)]
 
 
 def test_launcher_none_leaves_extra_nodes_unused(run_dir):
