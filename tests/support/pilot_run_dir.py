@@ -16,11 +16,71 @@ import os
 import secrets
 import shutil
 import sys
+import tempfile
 import time
 
-from condor_pool import install_layout  # pylint: disable=import-error
+from condor_pool import PersonalPool, install_layout  # pylint: disable=import-error
 
 UID_DOMAIN = 'lumberjack.test'
+
+# the pilot suites' jobs: each says where it ran and as whom, then sleeps
+SUBMIT = '''\
+executable = /bin/sh
+transfer_executable = false
+arguments = "-c 'echo job $(Cluster).$(Process) ran as $(id -un); sleep {seconds}'"
+output = out.$(Cluster).$(Process)
+error = err.$(Cluster).$(Process)
+should_transfer_files = NO
+request_memory = 16
+request_disk = 1024
+queue {count}
+'''
+
+
+def base_dir(prefix):
+    """A session's scratch directory under /tmp (a generator for a fixture to yield from); LJ_KEEP_PILOT_DIR=1
+    keeps it (configs, daemon logs, pilot output) for a look."""
+    d = tempfile.mkdtemp(prefix=prefix, dir='/tmp')
+    os.chmod(d, 0o755)
+    yield d
+    if not os.environ.get('LJ_KEEP_PILOT_DIR'):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def sites_dir(base, user):
+    """A shared-storage area owned by the site account `user` for one test's run directories."""
+    d = tempfile.mkdtemp(prefix='sites-', dir=base)
+    os.chmod(d, 0o755)
+    os.chown(d, user.pw_uid, user.pw_gid)
+    return d
+
+
+class Exports(object):
+    """Logs exported by a real home schedd: `short` (cluster of 2 one-second jobs), `mixed` (one one-second
+    job and one 600-second job, in two clusters); `work` is the jobs' directory (their Iwd)."""
+
+
+def export_samples(base, user):
+    """Submit the sample jobs as `user` (Iwd ~user/work) to a throw-away home pool under `base`, export them
+    as `short` and `mixed`, stop the pool; returns the Exports."""
+    e = Exports()
+    e.work = os.path.join(user.pw_dir, 'work')
+    os.makedirs(e.work)
+    os.chown(e.work, user.pw_uid, user.pw_gid)
+    pool = PersonalPool(os.path.join(base, 'home'), name='home', daemons=('COLLECTOR', 'SCHEDD'),
+                        uid_domain=UID_DOMAIN)
+    pool.start()
+    try:
+        short = pool.submit(SUBMIT.format(seconds=1, count=2), user.pw_name, cwd=e.work)
+        quick = pool.submit(SUBMIT.format(seconds=1, count=1), user.pw_name, cwd=e.work)
+        long_ = pool.submit(SUBMIT.format(seconds=600, count=1), user.pw_name, cwd=e.work)
+        e.short = export_queue(pool, os.path.join(base, 'export-short'), [short], user)
+        e.mixed = export_queue(pool, os.path.join(base, 'export-mixed'), [quick, long_], user)
+        e.short_ids = ['%d.0' % short, '%d.1' % short]
+        e.quick_id, e.long_id = '%d.0' % quick, '%d.0' % long_
+    finally:
+        pool.stop()
+    return e
 
 
 def condor_config_text(run_dir, run_id, uid_domain=UID_DOMAIN):
@@ -127,6 +187,18 @@ def run_processes(run_dir):
         except (IOError, OSError):
             continue
     return found
+
+
+def command_names(pids):
+    """The command names of those of `pids` that still run."""
+    names = []
+    for pid in pids:
+        try:
+            with open('/proc/%d/comm' % pid) as f:
+                names.append(f.read().strip())
+        except (IOError, OSError):
+            continue
+    return names
 
 
 def wait_no_processes(run_dir, timeout=30):

@@ -79,6 +79,19 @@ def missing_requirements(accounting=False):
     return None
 
 
+def start_or_skip(request, **kwargs):
+    """A SlurmCluster(**kwargs) started for a pytest fixture (`request`), stopped when the fixture ends; the
+    test skips, saying why, when this host cannot run one."""
+    import pytest  # only the test suites call this
+    why = missing_requirements(accounting=kwargs.get('accounting', False))
+    if why:
+        pytest.skip(why)
+    cluster = SlurmCluster(**kwargs)
+    request.addfinalizer(cluster.stop)
+    cluster.start()
+    return cluster
+
+
 def _which(name):
     return shutil.which(name, path=os.environ.get('PATH', '') + ':/usr/sbin:/sbin') or name
 

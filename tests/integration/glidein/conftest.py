@@ -25,7 +25,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..')
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
 from condor_pool import PersonalPool, condor_available  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from slurm_cluster import SlurmCluster, missing_requirements  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from slurm_cluster import start_or_skip  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 UID_DOMAIN = 'lumberjack.test'
 PILOT_AUTHZ = ('ADVERTISE_STARTD', 'ADVERTISE_MASTER', 'READ', 'DAEMON')
@@ -44,13 +44,7 @@ def _need_root_tools():
 @pytest.fixture(scope='session')
 def slurm(request):
     _need_root_tools()
-    why = missing_requirements(accounting=False)
-    if why:
-        pytest.skip(why)
-    cluster = SlurmCluster(accounting=False, min_job_age=2)
-    request.addfinalizer(cluster.stop)
-    cluster.start()
-    return cluster
+    return start_or_skip(request, accounting=False, min_job_age=2)
 
 
 @pytest.fixture(scope='session')

@@ -23,10 +23,10 @@ import time
 import pytest
 
 from pilot_run_dir import (  # pylint: disable=import-error
-    job_states, make_run_dir, read_result, run_processes, wait_no_processes,
+    command_names, job_states, make_run_dir, read_result, run_processes, wait_no_processes,
 )
 from playbook import Playbook  # pylint: disable=import-error
-from slurm_cluster import SlurmCluster, missing_requirements  # pylint: disable=import-error
+from slurm_cluster import start_or_skip  # pylint: disable=import-error
 
 ROLE = 'hepcloud.lumberjack.batch_submit'
 FAST = dict(batch_submit_poll_interval=2, batch_submit_wait_poll_interval=2, batch_submit_startup_timeout=120,
@@ -161,13 +161,7 @@ def test_pilot_without_queue_fails_and_says_why(site_user, exports, sites):
 # ------------------------------------------------------------------------------------------------ Slurm
 @pytest.fixture(scope='module')
 def slurm(request):
-    why = missing_requirements(accounting=False)
-    if why:
-        pytest.skip(why)
-    cluster = SlurmCluster(accounting=False, min_job_age=300)
-    request.addfinalizer(cluster.stop)
-    cluster.start()
-    return cluster
+    return start_or_skip(request, accounting=False, min_job_age=300)
 
 
 def test_slurm_every_job_finishes(base, site_user, exports, sites, slurm):
@@ -256,26 +250,9 @@ def _startds(run_dir):
     return sorted(p.stdout.split()) if p.returncode == 0 else []
 
 
-def _commands(pids):
-    names = []
-    for pid in pids:
-        try:
-            with open('/proc/%d/comm' % pid) as f:
-                names.append(f.read().strip())
-        except (IOError, OSError):
-            continue
-    return names
-
-
 @pytest.fixture(scope='module')
 def slurm_two_nodes(request):
-    why = missing_requirements(accounting=False)
-    if why:
-        pytest.skip(why)
-    cluster = SlurmCluster(accounting=False, min_job_age=300, nodes=2)
-    request.addfinalizer(cluster.stop)
-    cluster.start()
-    return cluster
+    return start_or_skip(request, accounting=False, min_job_age=300, nodes=2)
 
 
 def _two_node_pilot(base, site_user, exports, sites, slurm, while_running=None, **variables):
@@ -342,7 +319,7 @@ def test_slurm_two_nodes_mpiexec_starts_a_startd_on_the_second(base, site_user, 
     def mpi_at_work(run_dir, job_id):
         # the real MPI started the node: its launcher and proxy run with the run's CONDOR_CONFIG, and the proxy
         # is a Slurm job step on the second node
-        names = _commands(run_processes(run_dir))
+        names = command_names(run_processes(run_dir))
         assert [n for n in names if n.startswith(MPI_LAUNCHERS)], names
         assert [n for n in names if n in MPI_PROXIES], names
         steps = slurm.run('squeue', '-h', '-s', '-j', job_id, '-o', '%i %N').stdout.split('\n')
@@ -388,7 +365,7 @@ def test_mpiexec_outside_a_batch_system_with_its_arguments(site_user, exports, s
         names = _startds(run_dir)
         assert [n for n in names if n.startswith(node)] and len(names) == 2, names
         assert os.path.exists(os.path.join(run_dir, 'local_dir', 'nodes', head, 'log', 'StartLog'))
-        commands = _commands(run_processes(run_dir))
+        commands = command_names(run_processes(run_dir))
         assert 'hydra_pmi_proxy' in commands and [n for n in commands if n.startswith('mpiexec')], commands
         # SIGTERM reaches the pilot (sudo passes it on), as scancel's would
         pilot.send_signal(15)

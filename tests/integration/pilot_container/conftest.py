@@ -17,7 +17,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -25,20 +24,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..')
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
 from condor_image import build_rootfs_tar, import_image  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from condor_pool import PersonalPool, condor_available  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from pilot_run_dir import UID_DOMAIN, export_queue  # noqa: E402  pylint: disable=wrong-import-position,import-error
-
-SUBMIT = '''\
-executable = /bin/sh
-transfer_executable = false
-arguments = "-c 'echo job $(Cluster).$(Process) ran as $(id -un); sleep {seconds}'"
-output = out.$(Cluster).$(Process)
-error = err.$(Cluster).$(Process)
-should_transfer_files = NO
-request_memory = 16
-request_disk = 1024
-queue {count}
-'''
+from condor_pool import condor_available  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from pilot_run_dir import base_dir, export_samples, sites_dir  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 CONTAINERS_CONF = '''\
 [engine]
@@ -103,12 +90,7 @@ class SiteUser(object):
 
 @pytest.fixture(scope='session')
 def base():
-    d = tempfile.mkdtemp(prefix='lj-pilot-ctr-', dir='/tmp')
-    os.chmod(d, 0o755)
-    yield d
-    # LJ_KEEP_PILOT_DIR=1 keeps the run directories (configs, daemon logs, pilot output) for a look
-    if not os.environ.get('LJ_KEEP_PILOT_DIR'):
-        shutil.rmtree(d, ignore_errors=True)
+    yield from base_dir('lj-pilot-ctr-')
 
 
 @pytest.fixture(scope='session')
@@ -151,39 +133,11 @@ def image(base, site_user):
     return import_image(tar_path, site_user.pw_name, site_user.env)
 
 
-class Exports(object):
-    """Logs exported by a real home schedd: `short` (cluster of 2 one-second jobs), `mixed` (one one-second
-    job and one 600-second job, in two clusters)."""
-
-
 @pytest.fixture(scope='session')
 def exports(base, site_user):
-    e = Exports()
-    # the jobs' directory (their Iwd): the pilot bind-mounts it into the container, as a site mounts its
-    # shared file systems
-    e.work = os.path.join(site_user.pw_dir, 'work')
-    os.makedirs(e.work)
-    os.chown(e.work, site_user.pw_uid, site_user.pw_gid)
-    pool = PersonalPool(os.path.join(base, 'home'), name='home', daemons=('COLLECTOR', 'SCHEDD'),
-                        uid_domain=UID_DOMAIN)
-    pool.start()
-    try:
-        short = pool.submit(SUBMIT.format(seconds=1, count=2), site_user.pw_name, cwd=e.work)
-        quick = pool.submit(SUBMIT.format(seconds=1, count=1), site_user.pw_name, cwd=e.work)
-        long_ = pool.submit(SUBMIT.format(seconds=600, count=1), site_user.pw_name, cwd=e.work)
-        e.short = export_queue(pool, os.path.join(base, 'export-short'), [short], site_user)
-        e.mixed = export_queue(pool, os.path.join(base, 'export-mixed'), [quick, long_], site_user)
-        e.short_ids = ['%d.0' % short, '%d.1' % short]
-        e.quick_id, e.long_id = '%d.0' % quick, '%d.0' % long_
-    finally:
-        pool.stop()
-    return e
+    return export_samples(base, site_user)
 
 
 @pytest.fixture
 def sites(base, site_user):
-    """A shared-storage area owned by the site account for this test's run directories."""
-    d = tempfile.mkdtemp(prefix='sites-', dir=base)
-    os.chmod(d, 0o755)
-    os.chown(d, site_user.pw_uid, site_user.pw_gid)
-    return d
+    return sites_dir(base, site_user)

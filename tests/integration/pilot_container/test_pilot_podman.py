@@ -20,9 +20,9 @@ import time
 
 import pytest
 
-from pilot_run_dir import job_states, make_run_dir, read_result, run_processes, wait_no_processes  # pylint: disable=import-error
+from pilot_run_dir import command_names, job_states, make_run_dir, read_result, run_processes, wait_no_processes  # pylint: disable=import-error
 from playbook import Playbook  # pylint: disable=import-error
-from slurm_cluster import SlurmCluster, missing_requirements  # pylint: disable=import-error
+from slurm_cluster import start_or_skip  # pylint: disable=import-error
 
 ROLE = 'hepcloud.lumberjack.batch_submit'
 FAST = dict(batch_submit_poll_interval=2, batch_submit_wait_poll_interval=2, batch_submit_startup_timeout=120,
@@ -74,17 +74,6 @@ def queue_in_container(user, name):
                 (line.split() for line in p.stdout.splitlines() if len(line.split()) == 3))
 
 
-def _command_names(pids):
-    names = []
-    for pid in pids:
-        try:
-            with open('/proc/%d/comm' % pid) as f:
-                names.append(f.read().strip())
-        except (IOError, OSError):
-            continue
-    return names
-
-
 # ------------------------------------------------------------------------------------------------ local
 def test_local_podman_every_job_finishes(base, site_user, image, exports, sites):
     run_dir = make_run_dir(sites, site_user, exports.short)
@@ -121,14 +110,8 @@ def test_local_podman_every_job_finishes(base, site_user, image, exports, sites)
 # ------------------------------------------------------------------------------------------------ Slurm
 @pytest.fixture(scope='module')
 def slurm(request):
-    why = missing_requirements(accounting=False)
-    if why:
-        pytest.skip(why)
     # Slurm's default KillWait: the clean stop goes through podman exec, slower than a native one
-    cluster = SlurmCluster(accounting=False, min_job_age=300, kill_wait=30)
-    request.addfinalizer(cluster.stop)
-    cluster.start()
-    return cluster
+    return start_or_skip(request, accounting=False, min_job_age=300, kill_wait=30)
 
 
 def test_slurm_scancel_stops_the_container_and_the_daemons(base, site_user, image, exports, sites, slurm):
@@ -152,7 +135,7 @@ def test_slurm_scancel_stops_the_container_and_the_daemons(base, site_user, imag
         pytest.fail('the pool never ran the jobs: %s\n%s' % (q, slurm.log('slurmd')[-2000:]))
     assert containers(site_user) == [name]
     # the pool's daemons, in the container, are found from here by their CONDOR_CONFIG like native ones
-    assert {'condor_master', 'condor_schedd'} <= set(_command_names(run_processes(run_dir)))
+    assert {'condor_master', 'condor_schedd'} <= set(command_names(run_processes(run_dir)))
     slurm.run('scancel', job_id, check=True)
     assert wait_no_processes(run_dir, 60) == [], 'processes of the run are left after scancel'
     assert wait_no_containers(site_user, 30) == [], 'the pool\'s container is left after scancel'

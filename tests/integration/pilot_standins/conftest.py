@@ -12,7 +12,6 @@ __metaclass__ = type
 
 import os
 import secrets
-import shutil
 import sys
 import tempfile
 
@@ -21,17 +20,13 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
-from slurm_cluster import SlurmCluster, missing_requirements  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from pilot_run_dir import base_dir  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from slurm_cluster import start_or_skip  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 
 @pytest.fixture(scope='session')
 def base():
-    d = tempfile.mkdtemp(prefix='lj-pilot-standins-', dir='/tmp')
-    os.chmod(d, 0o755)
-    yield d
-    # LJ_KEEP_PILOT_DIR=1 keeps the run directories (calls of the stand-ins, pilot output) for a look
-    if not os.environ.get('LJ_KEEP_PILOT_DIR'):
-        shutil.rmtree(d, ignore_errors=True)
+    yield from base_dir('lj-pilot-standins-')
 
 
 class RunDirs(object):
@@ -75,10 +70,4 @@ def run_dirs(base):
 
 @pytest.fixture(scope='module')
 def slurm(request):
-    why = missing_requirements(accounting=False)
-    if why:
-        pytest.skip(why)
-    cluster = SlurmCluster(accounting=False, min_job_age=300)
-    request.addfinalizer(cluster.stop)
-    cluster.start()
-    return cluster
+    return start_or_skip(request, accounting=False, min_job_age=300)

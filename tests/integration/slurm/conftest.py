@@ -22,41 +22,31 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..')
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
 from playbook import Playbook  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from slurm_cluster import SlurmCluster, missing_requirements  # noqa: E402  pylint: disable=wrong-import-position,import-error
-
-
-def _start(request, **kwargs):
-    why = missing_requirements(accounting=kwargs.get('accounting', False))
-    if why:
-        pytest.skip(why)
-    cluster = SlurmCluster(**kwargs)
-    request.addfinalizer(cluster.stop)
-    cluster.start()
-    return cluster
+from slurm_cluster import start_or_skip  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 
 @pytest.fixture(scope='session')
 def slurm(request):
     """A cluster with accounting (slurmdbd + MariaDB), so sacct answers; it forgets ended jobs quickly."""
-    return _start(request, accounting=True, min_job_age=2)
+    return start_or_skip(request, accounting=True, min_job_age=2)
 
 
 @pytest.fixture(scope='session')
 def slurm_no_accounting(request):
     """A cluster without accounting that forgets ended jobs quickly (MinJobAge=2)."""
-    return _start(request, accounting=False, min_job_age=2)
+    return start_or_skip(request, accounting=False, min_job_age=2)
 
 
 @pytest.fixture(scope='session')
 def slurm_jobcomp(request):
     """A cluster without accounting that writes a job completion log (jobcomp/filetxt)."""
-    return _start(request, accounting=False, jobcomp=True, min_job_age=2)
+    return start_or_skip(request, accounting=False, jobcomp=True, min_job_age=2)
 
 
 @pytest.fixture
 def fresh_slurm(request):
     """A cluster of its own (with accounting), for a test that stops and starts its daemons."""
-    return _start(request, accounting=True, min_job_age=300)
+    return start_or_skip(request, accounting=True, min_job_age=300)
 
 
 @pytest.fixture(scope='session')
